@@ -1,0 +1,236 @@
+"""The ``zeekslam`` command line: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+
+import click
+
+from .history import HistoryError, decode, describe
+from .label import LabeledChunk, LabelOptions, Pattern, decide, label_chunks
+from .read import LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
+from .write import FORMATS, safe_text, write
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="zeekslam")
+def cli() -> None:
+    """Label TCP connections in Zeek logs: who slammed the door, and why.
+
+    A server "slams the door" when it completes the TCP handshake and then
+    closes before anything useful is said.  zeekslam reads Zeek's conn.log
+    (and the project's own slam.log when present) and labels every TCP
+    connection: application refusal, TCP-stack reset, network drop, and the
+    rest.
+
+    \b
+    Start with:
+      zeekslam label examples/mixed_dev/conn.log | zeek-cut id.orig_h id.resp_p slam.label
+      zeekslam explain ShAfFa --state SF
+    """
+
+
+def label_options(fn):
+    """Thresholds shared by every command that labels."""
+    defaults = LabelOptions()
+    fn = click.option("--short-reply-max", type=click.IntRange(0), default=defaults.short_reply_max,
+                      show_default=True,
+                      help="A server-only message larger than this many bytes is a transfer, not a refusal.")(fn)
+    fn = click.option("--server-first-ports", default=",".join(map(str, sorted(defaults.server_first_ports))),
+                      show_default=True, metavar="PORTS",
+                      help="Comma-separated ports whose protocol has the server speak first.")(fn)
+    fn = click.option("--long-wait", type=click.FloatRange(0), default=defaults.long_wait, show_default=True,
+                      metavar="SECONDS", help="A silence this long before a close is a long wait "
+                      "(idle timeout, silent server).")(fn)
+    fn = click.option("--prompt", "prompt_s", type=click.FloatRange(0), default=defaults.prompt,
+                      show_default=True, metavar="SECONDS",
+                      help="A close this soon after the handshake is prompt (a slammed door).")(fn)
+    return fn
+
+
+def make_options(prompt_s: float, long_wait: float, server_first_ports: str, short_reply_max: int) -> LabelOptions:
+    try:
+        ports = frozenset(int(p) for p in server_first_ports.split(",") if p.strip())
+    except ValueError:
+        raise click.BadParameter(f"{server_first_ports!r} is not a comma-separated list of ports",
+                                 param_hint="--server-first-ports") from None
+    if long_wait < prompt_s:
+        raise click.BadParameter(f"--long-wait ({long_wait}) must not be shorter than --prompt ({prompt_s})")
+    return LabelOptions(prompt=prompt_s, long_wait=long_wait, server_first_ports=ports,
+                        short_reply_max=short_reply_max)
+
+
+class Tally:
+    """Counts rows as they stream past, for the closing summary on stderr."""
+
+    def __init__(self, progress: bool):
+        self.rows = self.malformed = 0
+        self.labels: dict[str, int] = {}
+        self.progress = progress
+        self.notes: list[str] = []
+
+    def watch(self, chunks: Iterable[LabeledChunk]) -> Iterator[LabeledChunk]:
+        for labeled in chunks:
+            self.rows += len(labeled.chunk)
+            self.malformed += len(labeled.chunk.errors)
+            note = labeled.chunk.header.note if labeled.chunk.header else ""
+            if note and f"{labeled.chunk.source}: {note}" not in self.notes:
+                self.notes.append(f"{labeled.chunk.source}: {note}")
+            counts = labeled.frame["slam.label"].value_counts()
+            for name, count in counts.items():
+                self.labels[str(name)] = self.labels.get(str(name), 0) + int(count)
+            if self.progress:
+                click.echo(f"\rzeekslam: {self.rows:,} rows labeled", err=True, nl=False)
+            yield labeled
+        if self.progress:
+            click.echo("", err=True)
+
+
+@cli.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("-f", "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
+              help="Output format: zeek (TSV with the input's header plus slam.* columns), json (one object "
+                   "per line), csv.  auto: zeek for TSV input, json for JSON input.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8", errors="surrogateescape", lazy=True),
+              default="-", help="Write here instead of stdout.")
+@click.option("--strict", is_flag=True, help="Stop with exit code 2 at the first malformed line "
+              "instead of keeping it as a 'malformed' row.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a running row count on stderr (default: when stderr is a terminal).")
+@click.option("--chunk-rows", type=click.IntRange(1000), default=100_000, show_default=True, hidden=True)
+@label_options
+def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, server_first_ports,
+          short_reply_max) -> None:
+    """Label every connection of the given Zeek logs.
+
+    LOGS are conn.log files (TSV or JSON, plain or .gz), Zeek log directories,
+    or - for stdin.  Give the project's slam.log too (or a directory holding
+    it) and its facts (reply text, close timing, concurrency) are joined on
+    uid.  Every input row comes out, in order; UDP and ICMP rows pass through
+    with an empty label; a line that cannot be read is kept with the label
+    'malformed' and a reason naming its file and line.  A summary goes to
+    stderr.
+
+    \b
+    Examples:
+      zeekslam label conn.log > conn.labeled.log
+      zeekslam label /var/log/zeek/current --format json | jq 'select(."slam.label"=="slammed")'
+      zcat conn.log.gz | zeekslam label - --format csv -o conn.csv
+    """
+    options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
+    show = sys.stderr.isatty() if progress is None else progress
+    tally = Tally(show)
+    try:
+        inputs = find_inputs(logs)
+        columns = LABEL_COLUMNS if fmt in ("zeek", "auto") else None
+        chunks = tally.watch(label_chunks(inputs, options, chunk_rows=chunk_rows, strict=strict,
+                                          columns=columns))
+        first = next(chunks, None)
+        if first is None:
+            click.echo("zeekslam: no data rows in the input", err=True)
+            return
+        if fmt == "auto":
+            fmt = "json" if first.chunk.fmt == "json" else "zeek"
+
+        def again() -> Iterator[LabeledChunk]:
+            yield first
+            yield from chunks
+
+        for line in write(again(), fmt):
+            output.write(line + "\n")
+        output.flush()
+    except MalformedLine as e:
+        click.echo(f"Error: {safe_text(str(e))}", err=True)
+        sys.exit(2)
+    except ZeekslamError as e:
+        raise click.ClickException(safe_text(str(e))) from None
+    for note in tally.notes:
+        click.echo(f"zeekslam: note: {safe_text(note)}", err=True)
+    if inputs.skipped:
+        click.echo(f"zeekslam: skipped {len(inputs.skipped)} other Zeek logs in the directories given", err=True)
+    click.echo(f"zeekslam: {tally.rows} rows in, {tally.rows} rows out, {tally.malformed} malformed", err=True)
+
+
+@cli.command()
+@click.argument("history")
+@click.option("--state", default="", metavar="CONN_STATE", help="The conn_state Zeek logged (SF, REJ, S0 ...).")
+@click.option("--port", type=int, default=None, help="The server port (decides whether the server speaks first).")
+@click.option("--orig-bytes", type=int, default=None, help="Payload bytes the originator sent.")
+@click.option("--resp-bytes", type=int, default=None, help="Payload bytes the responder sent.")
+@click.option("--duration", type=float, default=None, metavar="SECONDS", help="The connection's duration.")
+@click.option("--service", default="", help="Zeek's service field (ftp, ftp-data, smtp ...).")
+@click.option("--reply", default="", metavar="'CODE TEXT'", help="The server's first reply, e.g. '421 Too many "
+              "connections', as the project's Zeek script records it.")
+@label_options
+def explain(history, state, port, orig_bytes, resp_bytes, duration, service, reply, prompt_s, long_wait,
+            server_first_ports, short_reply_max) -> None:
+    """Decode one history string step by step, and the label it implies.
+
+    HISTORY is Zeek's conn.log history: one letter per notable packet, upper
+    case from the originator (client), lower case from the responder
+    (server).  The other options add what conn.log says beside it.
+
+    \b
+    Examples:
+      zeekslam explain ShAfFa --state SF
+      zeekslam explain ShAdfFa --state SF --port 21 --reply '421 Too many connections'
+    """
+    from . import replies
+    from .label import _service_class  # the labeler's own port/service classes
+
+    options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
+    try:
+        facts = decode(history)
+    except HistoryError as e:
+        raise click.ClickException(safe_text(str(e))) from None
+    click.echo(f"history {safe_text(history)}" + (f", conn_state {safe_text(state)}" if state else ""))
+    for line in describe(facts):
+        click.echo("  " + safe_text(line))
+    if facts.handshake:
+        click.echo("  The three-way handshake completed.")
+    elif facts.synack:
+        click.echo("  The server answered the SYN, but the client never completed the handshake.")
+    elif facts.syn:
+        click.echo("  The server never answered the SYN with SYN-ACK.")
+    if facts.closer:
+        who = "client (originator)" if facts.closer == "orig" else "server (responder)"
+        click.echo(f"  First close: the {who}, with {facts.close_kind}.")
+    code, text = replies.parse_reply(reply) if reply else (None, "")
+    meaning = replies.classify(code, text) if code is not None else None
+    delay_class = "" if duration is None else (
+        "prompt" if duration <= options.prompt else "long" if duration >= options.long_wait else "mid")
+    service_class = _service_class(service)
+    pattern = Pattern(
+        proto="tcp", history=history, state=state, service=service_class,
+        server_first=(port in options.server_first_ports) or service_class == "server_first",
+        orig_payload=bool(orig_bytes) or facts.orig_data,
+        resp_size=0 if not (resp_bytes or facts.resp_data) else (
+            2 if (resp_bytes or 0) > options.short_reply_max else 1),
+        timing=delay_class, gaps=facts.gaps, reply_kind=meaning.kind if meaning else "",
+        refusal_kind=meaning.refusal_kind if meaning else "", ttl="", slam_closer="", slam_close_kind="",
+    )
+    verdict = decide(pattern)
+    fill = {"server": "the server", "client": "the client", "delay": "some time" if duration is None
+            else f"{duration:g} s", "resp_bytes": str(resp_bytes) if resp_bytes is not None else "some",
+            "orig_bytes": str(orig_bytes) if orig_bytes is not None else "some", "reply": reply or "no reply text"}
+    click.echo(f"label: {verdict.label}  (layer {verdict.layer}, confidence {verdict.confidence}"
+               + (f", refusal kind {verdict.refusal_kind}" if verdict.refusal_kind else "") + ")")
+    click.echo("why: " + safe_text(verdict.reason.format(**fill)))
+
+
+def _register_optional_commands() -> None:
+    try:
+        from .cli_report import report
+    except ImportError:  # the report command lives in its own module
+        return
+    cli.add_command(report)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    cli(prog_name="zeekslam")

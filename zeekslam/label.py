@@ -1,0 +1,515 @@
+"""Label every TCP connection: who slammed the door, at which layer, and why.
+
+The rules are those of the project's label table (README, "Labels").  A
+decision is made once per distinct *pattern* — history, state, which sides
+sent payload, timing class, port class, reply meaning, TTL class — and then
+spread to every row of that pattern, because a sensor's millions of rows hold
+only a few hundred patterns.  Only the ``reason`` sentence is filled per row,
+and only for door events (the rows an analyst reads).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import replies
+from .history import HistoryError, decode
+from .read import (
+    CONN,
+    LABEL_COLUMNS,
+    SLAM,
+    Inputs,
+    LogChunk,
+    find_inputs,
+    read_log,
+)
+
+#: The columns zeekslam adds to every row, in output order.
+LABEL_FIELDS = ["slam.label", "slam.layer", "slam.closer", "slam.confidence",
+                "slam.refusal_kind", "slam.reply", "slam.reason"]
+
+#: Each label's layer (README table).
+LAYERS = {
+    "slammed": "application", "refused_with_reply": "application", "server_silent": "application",
+    "idle_closed": "application", "reset_after_accept": "tcp_stack", "rejected": "tcp_stack",
+    "reset_by_responder": "tcp_stack", "no_answer": "network", "reset_by_middlebox": "network",
+    "client_closed_silent": "client", "reset_by_originator": "client", "attempt_aborted": "client",
+    "completed": "none", "midstream": "unknown", "malformed": "unknown",
+}
+#: Labels that mean the server turned a client away (the door events).
+DOOR_LABELS = frozenset({"slammed", "refused_with_reply", "reset_after_accept", "rejected",
+                         "no_answer", "server_silent", "reset_by_middlebox"})
+
+#: Protocols in which the server speaks first, by port and by Zeek service name.
+SERVER_FIRST_PORTS = frozenset({21, 22, 23, 25, 110, 143, 587, 2121, 3306, 5900})
+SERVER_FIRST_SERVICES = frozenset({"ftp", "smtp", "pop3", "imap", "ssh", "mysql", "vnc", "rfb"})
+
+#: Columns of the project's slam.log that refine a label, joined on uid.
+SLAM_FACT_COLUMNS = [
+    "closer", "close_kind", "close_delay", "orig_data_delay", "resp_data_delay",
+    "ftp_reply_code", "ftp_reply_msg", "ftp_last_reply_code", "ftp_last_reply_msg",
+    "smtp_reply_code", "smtp_reply_msg", "resp_concurrent", "orig_concurrent",
+    "resp_ttl_synack", "resp_ttl_close",
+]
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """Thresholds of the labeler; every one is a CLI option too."""
+
+    #: A close this soon after the handshake (s) is "prompt": the door was slammed.
+    prompt: float = 10.0
+    #: A silence this long (s) before a close is a "long wait" (idle timeout, silent server).
+    long_wait: float = 60.0
+    #: A responder-only message larger than this (bytes) is a transfer, not a refusal.
+    short_reply_max: int = 1024
+    #: Ports on which the server speaks first (FTP, SMTP, SSH ...).
+    server_first_ports: frozenset[int] = field(default=SERVER_FIRST_PORTS)
+
+
+class Pattern(NamedTuple):
+    """Everything a label depends on, for one distinct kind of row."""
+
+    proto: str
+    history: str
+    state: str
+    service: str  # "ftp-data", "server_first", "other" or ""
+    server_first: bool
+    orig_payload: bool
+    resp_size: int  # 0 none, 1 short message, 2 large transfer
+    timing: str  # "prompt", "mid", "long" or "" (unknown)
+    gaps: bool
+    reply_kind: str  # replies.WELCOME / REFUSAL / TIMEOUT / OTHER, or "" (unknown)
+    refusal_kind: str
+    ttl: str  # "same", "differs" or ""
+    slam_closer: str
+    slam_close_kind: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str
+    closer: str
+    confidence: str
+    refusal_kind: str
+    reason: str  # may hold {server} {client} {delay} {resp_bytes} {orig_bytes} {reply}
+
+    @property
+    def layer(self) -> str:
+        return LAYERS.get(self.label, "")
+
+
+_LOWER = {"high": "medium", "medium": "low", "low": "low"}
+
+
+def decide(p: Pattern) -> Verdict:
+    """Label one pattern.  Pure; the table in the README is its specification."""
+    if p.proto != "tcp":
+        return Verdict("", "", "", "", "")
+    try:
+        h = decode(p.history)
+    except HistoryError:
+        return _state_only(p, f"history {p.history!r} holds letters Zeek never writes; ")
+    if not p.history:
+        return _state_only(p, "no history in this log; ")
+    v = _decide_history(p, h)
+    confidence = v.confidence
+    caveats = []
+    if p.gaps or h.gaps:
+        caveats.append("content gaps (packet loss)")
+    if h.flipped:
+        caveats.append("Zeek flipped the direction")
+    if h.partial:
+        caveats.append("Zeek analysed it only in part")
+    for _ in caveats:
+        confidence = _LOWER[confidence]
+    reason = v.reason + (f" Caveat: {', '.join(caveats)}." if caveats else "")
+    return Verdict(v.label, v.closer, confidence, v.refusal_kind, reason)
+
+
+def _state_only(p: Pattern, why: str) -> Verdict:
+    """Fall back on conn_state when the history cannot be used."""
+    by_state = {
+        "REJ": ("rejected", "resp", "SYN answered by RST"),
+        "S0": ("no_answer", "", "SYN with no reply"),
+        "RSTOS0": ("attempt_aborted", "orig", "originator sent SYN then RST"),
+        "SF": ("completed", "", "closed normally"),
+        "S1": ("completed", "", "established, still open"),
+        "RSTO": ("reset_by_originator", "orig", "originator reset"),
+        "RSTR": ("reset_by_responder", "resp", "responder reset"),
+    }
+    label, closer, text = by_state.get(p.state, ("midstream", "", "not enough evidence"))
+    return Verdict(label, closer, "low", "", f"{why}judged from conn_state {p.state or '-'} alone: {text}.")
+
+
+def _decide_history(p: Pattern, h) -> Verdict:  # noqa: PLR0911, PLR0912 - one branch per table row
+    if h.midstream:
+        return Verdict("midstream", h.closer, "low", "",
+                       f"no SYN from the originator was seen (history {p.history}, state {p.state}): "
+                       "the capture started mid-connection or saw one direction only.")
+    if not h.synack:
+        if h.closer == "resp" and h.close_kind == "RST":
+            return Verdict("rejected", "resp", "high", "",
+                           "{server} answered the SYN from {client} with RST: nothing listens on the port, "
+                           "or a firewall rejects it.")
+        if h.closer == "orig" and h.close_kind == "RST":
+            return Verdict("attempt_aborted", "orig", "high", "",
+                           "{client} sent SYN then RST with no SYN-ACK seen: the client gave up (or a scan).")
+        return Verdict("no_answer", "", "high" if p.state == "S0" else "medium", "",
+                       "{client} sent SYN to {server} and no reply was seen: filtered, host down, "
+                       "or the SYN was dropped (listen queue full).")
+    if not h.handshake:
+        return Verdict("attempt_aborted", h.closer or "orig", "high" if h.orig_rst else "medium", "",
+                       "{server} answered with SYN-ACK but {client} never acknowledged it"
+                       + (" and reset instead (a SYN scan or an aborted connect)." if h.orig_rst else "."))
+    closer = h.closer or p.slam_closer
+    kind = h.close_kind or p.slam_close_kind
+    orig_spoke = h.orig_data_before_close or (p.orig_payload and not h.closer)
+    resp_spoke = h.resp_data_before_close or (p.resp_size > 0 and not h.closer)
+    if p.service == "ftp-data" and (h.orig_data or h.resp_data):
+        return Verdict("completed", closer, "high", "", "an FTP data transfer, closed after the transfer.")
+    if not closer:
+        if h.orig_data or h.resp_data:
+            return Verdict("completed", "", "medium", "",
+                           "data was exchanged and no close was seen (still open at the end of the log).")
+        return Verdict("completed", "", "low", "",
+                       "handshake completed, no payload and no close seen (still open, state "
+                       f"{p.state}).")
+    if closer == "resp" and kind == "RST":
+        if p.ttl == "differs":
+            return Verdict("reset_by_middlebox", "resp", "high", "",
+                           "a reset 'from' {server} arrived with a TTL unlike the server's SYN-ACK: "
+                           "a firewall, IPS or router forged it.")
+        if not resp_spoke:
+            unread = (" {client} had already sent data, so even a deliberate close() by the application "
+                      "becomes an RST on Linux (RFC 2525 2.17).") if orig_spoke else ""
+            return Verdict("reset_after_accept", "resp", "high" if not orig_spoke else "medium", "",
+                           "{server} accepted the handshake from {client}, sent nothing and reset "
+                           "{delay} after the start: an abortive close (crash or kill, SO_LINGER 0, "
+                           "accept-queue abort)." + unread)
+        return Verdict("reset_by_responder", "resp", "high", "",
+                       "{server} reset the connection after data was exchanged ({orig_bytes} bytes from "
+                       "{client}, {resp_bytes} from the server).")
+    if closer == "orig" and kind == "RST":
+        if orig_spoke or resp_spoke:
+            if p.reply_kind == replies.REFUSAL and not orig_spoke:
+                return _refused(p, "resp")
+            return Verdict("reset_by_originator", "orig", "high", "",
+                           "{client} reset the connection after data was exchanged.")
+        return _client_silent(p, "RST")
+    if closer == "resp":  # FIN from the server first
+        if p.reply_kind == replies.REFUSAL:
+            return _refused(p, "resp")
+        if orig_spoke:
+            if not resp_spoke:
+                return Verdict("slammed", "resp", "medium", "",
+                               "{server} closed with FIN {delay} after the start without a byte in reply "
+                               "to the {orig_bytes} bytes {client} sent.")
+            return Verdict("completed", "resp", "high", "", "data exchanged both ways; the server closed first.")
+        if not resp_spoke:
+            if p.timing == "long":
+                return Verdict("idle_closed", "resp", "medium", "",
+                               "{server} closed with FIN after a long silence ({delay}); neither side sent "
+                               "data: a server idle timeout.")
+            return Verdict("slammed", "resp", "high" if p.timing == "prompt" else "medium", "",
+                           "{server} closed with FIN {delay} after the handshake; neither side sent data: "
+                           "the application accepted, then closed at once (IP allow-list, tcpwrappers, "
+                           "a silent connection limit).")
+        # The server spoke, the client did not, the server closed.
+        if p.resp_size == 2:
+            return Verdict("completed", "resp", "medium", "",
+                           "a one-way transfer of {resp_bytes} bytes from {server}, then FIN.")
+        if p.reply_kind in (replies.WELCOME, replies.TIMEOUT):
+            return Verdict("idle_closed", "resp", "high", "",
+                           "{server} greeted {client} ({reply}), the client never spoke, and the server "
+                           "closed {delay} after the start: an idle timeout, not a refusal.")
+        if p.timing == "long":
+            return Verdict("idle_closed", "resp", "medium", "",
+                           "{server} sent {resp_bytes} bytes, the client never spoke, and the server "
+                           "closed {delay} after the start: most likely a greeting then an idle timeout.")
+        return Verdict("refused_with_reply", "resp", "medium" if not p.reply_kind else "high", "",
+                       "{server} sent one short message ({resp_bytes} bytes) and closed with FIN {delay} "
+                       "after the start; {client} sent nothing: a polite refusal (without the reply "
+                       "text a greeting followed by a timeout looks the same; the project's Zeek script "
+                       "records it).")
+    # The client closed first with FIN.
+    if orig_spoke:
+        return Verdict("completed", "orig", "high", "", "data exchanged; the client closed first.")
+    if resp_spoke:
+        if p.reply_kind == replies.REFUSAL:
+            return _refused(p, "orig")
+        if p.service == "ftp-data" or p.resp_size == 2:
+            return Verdict("completed", "orig", "medium", "", "a one-way transfer from {server}.")
+        return Verdict("client_closed_silent", "orig", "medium", "",
+                       "{client} read {resp_bytes} bytes from {server} and closed first without "
+                       "sending anything.")
+    return _client_silent(p, "FIN")
+
+
+def _refused(p: Pattern, closer: str) -> Verdict:
+    kind = p.refusal_kind or replies.UNAVAILABLE
+    return Verdict("refused_with_reply", closer, "high", kind,
+                   "{server} refused {client} with '{reply}' and the connection closed {delay} after the "
+                   f"start: a polite refusal ({kind}).")
+
+
+def _client_silent(p: Pattern, how: str) -> Verdict:
+    if p.timing == "long" and p.server_first:
+        return Verdict("server_silent", "orig", "medium", "",
+                       "{client} waited {delay} for {server} to greet it on a server-speaks-first port, "
+                       f"heard nothing and closed with {how}: a hung or overloaded application.")
+    return Verdict("client_closed_silent", "orig", "high" if p.timing == "prompt" else "medium", "",
+                   f"{{client}} closed first with {how} {{delay}} after the start; neither side sent data "
+                   "(a health check, connect() scan or preconnect).")
+
+
+# ---------------------------------------------------------------------------
+# Vectorised application to a frame
+
+
+def _text(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[name].astype(object).where(frame[name].notna(), "")
+
+
+def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _reply_columns(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+    """The server's first reply (code, text) per row, from slam.log facts."""
+    code = _num(frame, "ftp_reply_code")
+    msg = _text(frame, "ftp_reply_msg")
+    smtp_code = _num(frame, "smtp_reply_code")
+    use_smtp = np.isnan(code) & ~np.isnan(smtp_code)
+    if use_smtp.any():
+        code = np.where(use_smtp, smtp_code, code)
+        msg = msg.where(~use_smtp, _text(frame, "smtp_reply_msg"))
+    return code, msg
+
+
+def _fmt_seconds(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "an unknown time"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.1f} s"
+
+
+def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
+                errors: dict[int, str] | None = None, where: Sequence[str] | None = None) -> pd.DataFrame:
+    """Return ``frame`` with the ``slam.*`` columns added (a new frame).
+
+    ``errors`` maps row positions to what is wrong with them: those rows get
+    the label ``malformed`` and a reason naming ``where[pos]`` (file:line).
+    """
+    opts = options or LabelOptions()
+    n = len(frame)
+    out = frame.copy()
+    if n == 0:
+        for name in LABEL_FIELDS:
+            out[name] = pd.Series(dtype=object)
+        return out
+    proto_codes, proto_u = _codes(_text(frame, "proto"))
+    hist_codes, hist_u = _codes(_text(frame, "history"))
+    state_codes, state_u = _codes(_text(frame, "conn_state"))
+    serv_codes, serv_u = _codes(_text(frame, "service"))
+    serv_class = np.array([_service_class(s) for s in serv_u], dtype=object)
+    resp_p = _num(frame, "id.resp_p")
+    server_first_port = np.isin(np.nan_to_num(resp_p, nan=-1).astype(np.int64),
+                                np.fromiter(opts.server_first_ports, dtype=np.int64))
+    orig_bytes = _num(frame, "orig_bytes")
+    resp_bytes = _num(frame, "resp_bytes")
+    resp_size = np.where(resp_bytes > opts.short_reply_max, 2, np.where(resp_bytes > 0, 1, 0))
+    close_delay = _num(frame, "close_delay")
+    delay = np.where(np.isnan(close_delay), _num(frame, "duration"), close_delay)
+    timing = np.select([np.isnan(delay), delay <= opts.prompt, delay >= opts.long_wait], [0, 1, 3], 2)
+    gaps = np.nan_to_num(_num(frame, "missed_bytes")) > 0
+    reply_code, reply_msg = _reply_columns(frame)
+    has_reply = ~np.isnan(reply_code)
+    reply_key = pd.Series(np.where(has_reply, np.nan_to_num(reply_code).astype(np.int64), -1)).astype(str) \
+        + "\x00" + reply_msg.reset_index(drop=True) if has_reply.any() else pd.Series([""] * n)
+    reply_codes, reply_u = _codes(reply_key)
+    ttl_a, ttl_b = _num(frame, "resp_ttl_synack"), _num(frame, "resp_ttl_close")
+    ttl = np.select([np.isnan(ttl_a) | np.isnan(ttl_b), ttl_a != ttl_b], [0, 2], 1)
+    sc_codes, sc_u = _codes(_text(frame, "closer"))
+    sk_codes, sk_u = _codes(_text(frame, "close_kind"))
+
+    keys = pd.DataFrame({
+        "p": proto_codes, "h": hist_codes, "s": state_codes, "v": serv_codes,
+        "f": server_first_port, "o": np.nan_to_num(orig_bytes) > 0, "r": resp_size, "t": timing,
+        "g": gaps, "y": reply_codes, "l": ttl, "c": sc_codes, "k": sk_codes,
+    })
+    ids = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+    _, first = np.unique(ids, return_index=True)
+    timing_names = {0: "", 1: "prompt", 2: "mid", 3: "long"}
+    verdicts: list[Verdict] = []
+    for row in first:
+        reply_text = reply_u[reply_codes[row]]
+        if reply_text and not reply_text.startswith("-1\x00"):
+            code_text, _, msg_text = reply_text.partition("\x00")
+            meaning = replies.classify(int(code_text), msg_text)
+            rkind, rrefusal = meaning.kind, meaning.refusal_kind
+        else:
+            rkind = rrefusal = ""
+        service = serv_class[serv_codes[row]]
+        pattern = Pattern(
+            proto=str(proto_u[proto_codes[row]]).lower(),
+            history=str(hist_u[hist_codes[row]]),
+            state=str(state_u[state_codes[row]]),
+            service=service,
+            server_first=bool(server_first_port[row]) or service == "server_first",
+            orig_payload=bool(keys["o"].iat[row]),
+            resp_size=int(resp_size[row]),
+            timing=timing_names[int(timing[row])],
+            gaps=bool(gaps[row]),
+            reply_kind=rkind,
+            refusal_kind=rrefusal,
+            ttl={0: "", 1: "same", 2: "differs"}[int(ttl[row])],
+            slam_closer=str(sc_u[sc_codes[row]]),
+            slam_close_kind=str(sk_u[sk_codes[row]]),
+        )
+        verdicts.append(decide(pattern))
+
+    def spread(attr: str) -> np.ndarray:
+        return np.array([getattr(v, attr) for v in verdicts], dtype=object)[ids]
+
+    label = spread("label")
+    reason = spread("reason")
+    reply = np.where(has_reply, [_reply_text(c, m) for c, m in zip(reply_code, reply_msg)] if has_reply.any()
+                     else "", "")
+    # Per-row evidence only where the sentence names it.
+    needs = np.array(["{" in v.reason for v in verdicts], dtype=bool)[ids]
+    if needs.any():
+        client = _text(frame, "id.orig_h").to_numpy()
+        server_h = _text(frame, "id.resp_h").to_numpy()
+        for i in np.flatnonzero(needs):
+            port = resp_p[i]
+            reason[i] = reason[i].format(
+                server=f"server {server_h[i]}:{'?' if math.isnan(port) else int(port)}",
+                client=f"client {client[i]}",
+                delay=_fmt_seconds(delay[i]),
+                resp_bytes=_fmt_count(resp_bytes[i]),
+                orig_bytes=_fmt_count(orig_bytes[i]),
+                reply=reply[i] or "no reply text",
+            )
+    out["slam.label"] = label
+    out["slam.layer"] = spread("layer")
+    out["slam.closer"] = spread("closer")
+    out["slam.confidence"] = spread("confidence")
+    out["slam.refusal_kind"] = spread("refusal_kind")
+    out["slam.reply"] = reply
+    out["slam.reason"] = reason
+    if errors:
+        positions = np.fromiter(errors, dtype=np.int64)
+        out.iloc[positions, out.columns.get_loc("slam.label")] = "malformed"
+        out.iloc[positions, out.columns.get_loc("slam.layer")] = "unknown"
+        for col in ("slam.closer", "slam.confidence", "slam.refusal_kind", "slam.reply"):
+            out.iloc[positions, out.columns.get_loc(col)] = ""
+        col = out.columns.get_loc("slam.reason")
+        for pos, what in errors.items():
+            at = where[pos] if where is not None else f"row {pos + 1}"
+            out.iat[pos, col] = f"{at}: malformed line: {what}"
+    return out
+
+
+def _fmt_count(value: float) -> str:
+    return "an unknown number of" if math.isnan(value) else str(int(value))
+
+
+def _reply_text(code: float, msg: str) -> str:
+    if math.isnan(code):
+        return ""
+    return f"{int(code)} {msg}".strip()
+
+
+def _service_class(service: object) -> str:
+    names = {s.strip().lower() for s in str(service or "").split(",") if s.strip()}
+    if "ftp-data" in names:
+        return "ftp-data"
+    if names & SERVER_FIRST_SERVICES:
+        return "server_first"
+    return "other" if names else ""
+
+
+# ---------------------------------------------------------------------------
+# From files to labeled chunks
+
+
+@dataclass
+class LabeledChunk:
+    """A chunk as read (for lossless writing) and its labeled frame."""
+
+    chunk: LogChunk
+    frame: pd.DataFrame
+
+
+def load_slam_facts(paths: Sequence[str], strict: bool = False) -> pd.DataFrame:
+    """The project's slam.log facts, one row per uid, for joining to conn.log."""
+    frames = []
+    for path in paths:
+        for chunk in read_log(path, columns=["uid", *SLAM_FACT_COLUMNS], strict=strict):
+            frames.append(chunk.frame.drop(index=list(chunk.errors)))
+    if not frames:
+        return pd.DataFrame(columns=SLAM_FACT_COLUMNS)
+    facts = pd.concat(frames, ignore_index=True).dropna(subset=["uid"])
+    return facts.drop_duplicates("uid", keep="last").set_index("uid")
+
+
+def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = None, *,
+                 chunk_rows: int = 100_000, strict: bool = False,
+                 columns: Sequence[str] | None = LABEL_COLUMNS) -> Iterator[LabeledChunk]:
+    """Read and label every row of the given logs, chunk by chunk, in input order.
+
+    With conn logs and slam logs together, slam facts are joined on ``uid``;
+    with slam logs alone, the slam rows are labeled themselves.  ``columns``
+    limits what is parsed (``None`` parses every column, as JSON output needs).
+    """
+    found = inputs if isinstance(inputs, Inputs) else find_inputs(inputs)
+    facts = None
+    primary = found.conn
+    if found.conn and found.slam:
+        facts = load_slam_facts(found.slam, strict=strict)
+    elif not found.conn:
+        primary = found.slam
+    wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
+    for path in primary:
+        for chunk in read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict):
+            frame = chunk.frame
+            if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
+                    "history" in frame.columns and frame["history"].notna().any()):
+                from .read import NotAZeekLog
+                raise NotAZeekLog(chunk.source, f"a Zeek {chunk.kind!r} log, not a conn log")
+            if facts is not None and len(facts) and "uid" in frame.columns:
+                joined = facts.reindex(frame["uid"].to_numpy())
+                joined.index = frame.index
+                for col in SLAM_FACT_COLUMNS:
+                    if col in joined.columns:
+                        frame[col] = joined[col].to_numpy()
+            where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None
+            yield LabeledChunk(chunk, label_frame(frame, options, chunk.errors, where))
+
+
+def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = 100_000,
+               strict: bool = False) -> Iterator[pd.DataFrame]:
+    """Labeled frames of the given logs (files, directories or '-'), in input order."""
+    for labeled in label_chunks(paths, options, chunk_rows=chunk_rows, strict=strict):
+        yield labeled.frame
+
+
+__all__ = ["LABEL_FIELDS", "LabelOptions", "LabeledChunk", "Pattern", "Verdict", "decide",
+           "label_chunks", "label_frame", "label_logs", "load_slam_facts", "SLAM"]

@@ -1,0 +1,537 @@
+"""Read Zeek logs: TSV driven by its own header, JSON lines, gzip, directories, stdin.
+
+Every data line comes out as a row, in order.  A line that cannot be read
+(wrong field count, a value that is not of its column's type, NUL bytes, bad
+JSON) is kept as a row whose ``errors`` entry says what is wrong; nothing is
+dropped.  The reader works in bounded chunks so memory stays flat on any input.
+
+Why not zat's readers: ``LogToDataFrame`` calls ``read_csv(comment="#")``, so a
+``#`` inside any field (an FTP banner, a URI) cuts the row there; its
+``ZeekLogReader`` loops forever on JSON logs; neither opens ``.gz`` and both
+print to stdout.  We use zat's Zeek-type-to-pandas mapping (its type map) and
+parse the lines ourselves with pandas' C tokenizer, with no comment character.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import math
+import os
+import re
+import sys
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from zat.log_to_dataframe import LogToDataFrame
+
+#: Zeek type -> pandas dtype, as zat maps them (zat keeps time/interval as float first).
+ZAT_TYPE_MAP: dict[str, str] = dict(LogToDataFrame().type_map)
+NUMERIC_TYPES = frozenset(t for t, d in ZAT_TYPE_MAP.items() if d != "category")
+
+#: Kinds of log zeekslam reads, and how each is recognised from its columns.
+CONN, SLAM, FTP = "conn", "slam", "ftp"
+
+#: Columns the labeler needs; everything else is carried through untouched.
+LABEL_COLUMNS = (
+    "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
+    "duration", "orig_bytes", "resp_bytes", "conn_state", "missed_bytes", "history",
+)
+
+#: Types of the columns of stock conn.log and of the project's slam.log, for
+#: input that carries no #types line (JSON, headerless TSV).
+KNOWN_TYPES: dict[str, str] = {
+    "ts": "time", "uid": "string", "id.orig_h": "addr", "id.orig_p": "port",
+    "id.resp_h": "addr", "id.resp_p": "port", "proto": "enum", "service": "string",
+    "duration": "interval", "orig_bytes": "count", "resp_bytes": "count",
+    "conn_state": "string", "local_orig": "bool", "local_resp": "bool",
+    "missed_bytes": "count", "history": "string", "orig_pkts": "count",
+    "orig_ip_bytes": "count", "resp_pkts": "count", "resp_ip_bytes": "count",
+    "tunnel_parents": "set[string]", "ip_proto": "count", "vlan": "int", "inner_vlan": "int",
+    "closer": "string", "close_kind": "string", "close_delay": "interval",
+    "orig_data_delay": "interval", "resp_data_delay": "interval",
+    "ftp_reply_code": "count", "ftp_reply_msg": "string", "ftp_last_reply_code": "count",
+    "ftp_last_reply_msg": "string", "smtp_reply_code": "count", "smtp_reply_msg": "string",
+    "resp_concurrent": "count", "orig_concurrent": "count",
+    "resp_ttl_synack": "count", "resp_ttl_close": "count",
+    "reply_code": "count", "reply_msg": "string", "command": "string",
+}
+
+_STOCK_CONN = [
+    "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
+    "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp",
+    "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes",
+    "tunnel_parents",
+]
+#: Stock conn.log layouts by column count, for data lines that come before any header.
+STOCK_LAYOUTS: dict[int, list[str]] = {
+    21: _STOCK_CONN,  # Bro 2.4 .. Zeek 7.0
+    22: _STOCK_CONN + ["ip_proto"],  # Zeek 7.1+
+    20: [f for f in _STOCK_CONN if f != "local_resp"],  # Bro 2.1 .. 2.3
+}
+
+_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+_ROTATED = re.compile(r"^(?P<kind>[a-z_]+)\.\d{2}[:_]\d{2}[:_]\d{2}-\d{2}[:_]\d{2}[:_]\d{2}\.log(\.gz)?$")
+_LOG_NAME = re.compile(r"^(?P<kind>[a-z_]+?)(\.[^/]*)?\.log(\.gz)?$")
+READ_BLOCK = 1 << 20
+
+
+class ZeekslamError(Exception):
+    """Base class of the errors zeekslam reports to a user."""
+
+
+class InputError(ZeekslamError):
+    """An input that cannot be read at all: missing, unreadable, not a Zeek log."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None):
+        self.path, self.reason, self.line = path, reason, line
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {reason}")
+
+
+class NotAZeekLog(InputError):
+    """A readable file that is not a log zeekslam can label."""
+
+
+class MalformedLine(ZeekslamError):
+    """Raised instead of keeping a malformed row when reading strictly."""
+
+    def __init__(self, path: str, line: int, reason: str):
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path}:{line}: {reason}")
+
+
+def unescape(text: str) -> str:
+    """Undo Zeek's ``\\xNN`` escaping of a TSV field."""
+    if "\\x" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+@dataclass
+class Header:
+    """A Zeek TSV header block (or one made up for headerless input)."""
+
+    fields: list[str]
+    types: list[str]
+    separator: str = "\t"
+    set_separator: str = ","
+    empty_field: str = "(empty)"
+    unset_field: str = "-"
+    path: str = ""
+    open: str = ""
+    note: str = ""  # why the header was made up, if it was
+
+    def type_of(self, name: str) -> str:
+        try:
+            return self.types[self.fields.index(name)]
+        except (ValueError, IndexError):
+            return KNOWN_TYPES.get(name, "string")
+
+
+@dataclass
+class LogChunk:
+    """Up to ``chunk_rows`` consecutive data lines of one input, read."""
+
+    source: str
+    fmt: str  # "tsv" or "json"
+    kind: str  # conn, slam, ftp, or another #path
+    header: Header | None  # TSV only
+    frame: pd.DataFrame  # one row per data line, malformed ones included (values NaN)
+    line_numbers: list[int]
+    raw: list[str] | None = None  # TSV: the lines as read, for lossless pass-through
+    records: list[dict] | None = None  # JSON: the objects as read
+    errors: dict[int, str] = field(default_factory=dict)  # row position -> what is wrong
+
+    def __len__(self) -> int:
+        return len(self.line_numbers)
+
+
+def kind_of(fields: Sequence[str], path: str = "", filename: str = "") -> str:
+    """Which kind of log this is: by its columns first, then #path, then file name."""
+    names = set(fields)
+    if {"history", "conn_state"} <= names:
+        return SLAM if {"closer", "close_kind"} <= names else CONN
+    if {"command", "reply_code"} <= names:
+        return FTP
+    if path:
+        return path
+    base = os.path.basename(filename)
+    m = _ROTATED.match(base) or _LOG_NAME.match(base)
+    return m.group("kind") if m else "unknown"
+
+
+def _decode_header_value(value: str) -> str:
+    return unescape(value.strip()) if value.strip() else value
+
+
+def open_binary(path: str):
+    """Open a file or '-' for binary reading, transparently un-gzipping."""
+    if path == "-":
+        raw = sys.stdin.buffer
+    else:
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        except FileNotFoundError:
+            raise InputError(path, "no such file") from None
+        except IsADirectoryError:
+            raise InputError(path, "is a directory (give it to a command that takes a log directory)") from None
+        except PermissionError:
+            raise InputError(path, "permission denied") from None
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered, mode="rb")
+    return buffered
+
+
+def _lines(path: str) -> Iterator[str]:
+    """Lines of a file without their newline, decoded losslessly."""
+    stream = open_binary(path)
+    carry = ""
+    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    try:
+        while True:
+            try:
+                block = stream.read(READ_BLOCK)
+            except (OSError, EOFError, zlib.error) as e:
+                # BadGzipFile is an OSError; a truncated gzip raises EOFError.
+                raise InputError(path, f"cannot be read as gzip: {e}") from None
+            if not block:
+                break
+            text = carry + utf8.decode(block)
+            parts = text.split("\n")
+            carry = parts.pop()
+            yield from parts
+        carry += utf8.decode(b"", final=True)
+        if carry:
+            yield carry
+    finally:
+        if path != "-":
+            stream.close()
+
+
+class _TsvState:
+    """The header in force while reading one TSV input."""
+
+    def __init__(self) -> None:
+        self.header: Header | None = None
+        self.pending: dict[str, str] = {}
+        self.separator = "\t"
+
+    def header_line(self, line: str) -> bool:
+        """Take one '#' line; True if it starts or changes the header."""
+        if line.startswith("#separator"):
+            value = line[len("#separator"):]
+            value = value[1:] if value[:1] in (" ", "\t") else value
+            self.separator = _decode_header_value(value) or "\t"
+            self.pending = {"separator": self.separator}
+            return True
+        key, _, value = line[1:].partition(self.separator)
+        if key in ("set_separator", "empty_field", "unset_field", "path", "open"):
+            self.pending[key] = value
+            return key == "path"
+        if key in ("fields", "types"):
+            self.pending[key] = value
+            if key == "types" or "types" in self.pending:
+                self._finish()
+            return True
+        return False  # '#close' and unknown comment lines change nothing
+
+    def _finish(self) -> None:
+        p = self.pending
+        fields = p.get("fields", "").split(self.separator) if "fields" in p else []
+        types = p.get("types", "").split(self.separator) if "types" in p else []
+        if not fields:
+            return
+        if len(types) != len(fields):
+            types = [KNOWN_TYPES.get(f, "string") for f in fields]
+        self.header = Header(
+            fields=fields,
+            types=types,
+            separator=self.separator,
+            set_separator=_decode_header_value(p.get("set_separator", ",")) or ",",
+            empty_field=p.get("empty_field", "(empty)"),
+            unset_field=p.get("unset_field", "-"),
+            path=p.get("path", ""),
+            open=p.get("open", ""),
+        )
+
+    def ensure(self, first_data_line: str) -> bool:
+        """Make a header for data that came without one; True if the line was a header."""
+        if self.header is None and "fields" in self.pending:
+            self._finish()
+        if self.header is not None:
+            return False
+        names = first_data_line.split("\t")
+        if "uid" in names or ("ts" in names and "id.orig_h" in names):
+            # LogAscii::tsv=T: one line of field names, no '#', no types.
+            self.header = Header(names, [KNOWN_TYPES.get(n, "string") for n in names],
+                                 note="plain TSV (LogAscii::tsv=T): types assumed from field names")
+            return True
+        count = first_data_line.count("\t") + 1
+        layout = STOCK_LAYOUTS.get(count, _STOCK_CONN)
+        self.header = Header(list(layout), [KNOWN_TYPES[n] for n in layout],
+                             note=f"data before any header: read with the stock conn.log layout of {len(layout)} columns")
+        return False
+
+
+def _convert(frame: pd.DataFrame, header: Header, errors: dict[int, str], positions: np.ndarray) -> pd.DataFrame:
+    """Turn numeric Zeek columns into floats; a bad value marks its row malformed."""
+    for name in frame.columns:
+        ztype = header.type_of(name)
+        raw = frame[name]
+        if ztype in NUMERIC_TYPES:
+            values = pd.to_numeric(raw, errors="coerce")
+            bad = values.isna().to_numpy() & (raw != header.unset_field).to_numpy() & (raw != "").to_numpy()
+            if bad.any():
+                for i in np.flatnonzero(bad):
+                    pos = int(positions[i])
+                    errors.setdefault(pos, f"field {name!r}: {str(raw.iloc[i])[:40]!r} is not a {ztype}")
+            frame[name] = values.astype("float64")
+        else:
+            frame[name] = raw.where(raw != header.unset_field)
+    return frame
+
+
+def _parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Parse data lines of one header into a frame; rows keep the lines' order."""
+    sep = header.separator
+    nfields = len(header.fields)
+    errors: dict[int, str] = {}
+    good: list[int] = []
+    for i, line in enumerate(lines):
+        found = line.count(sep) + 1
+        if found != nfields:
+            errors[i] = f"expected {nfields} fields, found {found}"
+        elif "\x00" in line:
+            errors[i] = "contains NUL bytes"
+        else:
+            good.append(i)
+    wanted = [c for c in (columns or header.fields) if c in header.fields]
+    good_lines = lines if len(good) == len(lines) else [lines[i] for i in good]
+    frame = None
+    if good_lines and len(sep) == 1:
+        try:
+            frame = pd.read_csv(
+                io.StringIO("\n".join(good_lines)), sep=sep, header=None, names=header.fields,
+                usecols=wanted, dtype=str, na_filter=False, quoting=csv.QUOTE_NONE,
+                lineterminator="\n", engine="c", skip_blank_lines=False,
+            )
+            if len(frame) != len(good_lines):
+                frame = None
+        except (pd.errors.ParserError, ValueError):
+            frame = None
+    if frame is None:
+        # Multi-character separators and lines the C tokenizer disagrees with.
+        index = [header.fields.index(c) for c in wanted]
+        split = [line.split(sep) for line in good_lines]
+        frame = pd.DataFrame({c: [row[j] for row in split] for c, j in zip(wanted, index)}, dtype=str)
+    frame = frame[wanted]
+    positions = np.asarray(good, dtype=np.int64)
+    frame = _convert(frame, header, errors, positions)
+    frame.index = positions
+    if len(good) != len(lines):
+        frame = frame.reindex(range(len(lines)))
+    else:
+        frame.index = pd.RangeIndex(len(lines))
+    return frame, errors
+
+
+def _flatten(obj: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in obj.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
+    records: list[dict] = []
+    errors: dict[int, str] = {}
+    for i, line in enumerate(lines):
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            errors[i] = f"not JSON: {str(e)[:60]}"
+            obj = {}
+        if not isinstance(obj, dict):
+            errors.setdefault(i, "not a JSON object")
+            obj = {}
+        elif any(isinstance(v, dict) for v in obj.values()):
+            obj = _flatten(obj)
+        records.append(obj)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    frame.index = pd.RangeIndex(len(records))
+    if columns:
+        frame = frame[[c for c in dict.fromkeys(columns) if c in frame.columns]]
+    for name in frame.columns:
+        ztype = KNOWN_TYPES.get(name)
+        if ztype in NUMERIC_TYPES:
+            col = frame[name]
+            if ztype == "time" and col.dtype == object:
+                # json-streaming-logs style: ISO 8601 timestamps.
+                iso = pd.to_datetime(col, errors="coerce", utc=True, format="ISO8601")
+                numeric = pd.to_numeric(col, errors="coerce")
+                values = numeric.fillna((iso - pd.Timestamp(0, tz="UTC")).dt.total_seconds())
+            else:
+                values = pd.to_numeric(col, errors="coerce")
+            bad = values.isna() & col.notna()
+            for pos in np.flatnonzero(bad.to_numpy()):
+                errors.setdefault(int(pos), f"field {name!r}: {str(col.iloc[pos])[:40]!r} is not a {ztype}")
+            frame[name] = values.astype("float64")
+        elif frame[name].dtype == object:
+            frame[name] = frame[name].map(_json_text, na_action="ignore")
+    return frame, records, errors
+
+
+def _json_text(value: object) -> object:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    return value if isinstance(value, str) else str(value)
+
+
+def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000,
+             strict: bool = False) -> Iterator[LogChunk]:
+    """Read one Zeek log (TSV or JSON, plain or gzip, or '-' for stdin) in chunks.
+
+    ``columns`` limits which columns are parsed into each chunk's frame (the raw
+    lines are kept whole); those the log does not have are left out.  With ``strict`` the
+    first malformed line raises :class:`MalformedLine` instead of being kept.
+    """
+    state = _TsvState()
+    fmt = ""
+    pending: list[str] = []
+    numbers: list[int] = []
+    source = "<stdin>" if path == "-" else path
+
+    def flush() -> Iterator[LogChunk]:
+        if not pending:
+            return
+        if fmt == "json":
+            frame, records, errors = _parse_json(pending, columns)
+            kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", path)
+            chunk = LogChunk(source, "json", kind, None, frame, list(numbers), records=records, errors=errors)
+        else:
+            header = state.header
+            assert header is not None
+            frame, errors = _parse_tsv(pending, header, columns)
+            chunk = LogChunk(source, "tsv", kind_of(header.fields, header.path, path), header, frame,
+                             list(numbers), raw=list(pending), errors=errors)
+        if strict and chunk.errors:
+            pos = min(chunk.errors)
+            raise MalformedLine(source, chunk.line_numbers[pos], chunk.errors[pos])
+        pending.clear()
+        numbers.clear()
+        yield chunk
+
+    for number, line in enumerate(_lines(path), 1):
+        if not fmt:
+            stripped = line.lstrip()
+            if not stripped:
+                continue
+            fmt = "json" if stripped.startswith("{") else "tsv"
+        if fmt == "tsv" and line.startswith("#"):
+            if state.header_line(line):
+                yield from flush()
+            continue
+        if not line.strip():
+            continue  # blank lines carry nothing
+        if fmt == "tsv" and state.header is None and state.ensure(line):
+            continue
+        pending.append(line)
+        numbers.append(number)
+        if len(pending) >= chunk_rows:
+            yield from flush()
+    yield from flush()
+
+
+@dataclass
+class Inputs:
+    """The logs found for a run, by kind."""
+
+    conn: list[str] = field(default_factory=list)
+    slam: list[str] = field(default_factory=list)
+    ftp: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files in a directory that are not ours
+
+
+def sniff_kind(path: str) -> str:
+    """The kind of a log from its header or first JSON object (reads a few lines)."""
+    state = _TsvState()
+    for i, line in enumerate(_lines(path)):
+        if i > 200:
+            break
+        if line.startswith("#"):
+            state.header_line(line)
+            if state.header is not None:
+                return kind_of(state.header.fields, state.header.path, path)
+            continue
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                return kind_of(list(_flatten(obj)), str(obj.get("_path", "")), path)
+            continue
+        state.ensure(line)
+        return kind_of(state.header.fields if state.header else [], "", path)
+    return kind_of([], "", path)
+
+
+_DIR_NAMES = re.compile(r"^(conn|slam|ftp|open_conn)([._-].*)?\.log(\.gz)?$")
+
+
+def find_inputs(paths: Sequence[str]) -> Inputs:
+    """Sort files and directories into conn, slam and ftp logs.
+
+    A directory is searched recursively for Zeek log names (``conn.log``,
+    rotated ``conn.12:00:00-13:00:00.log.gz``, ``slam.log``, ``ftp.log``).
+    A file named on the command line that is none of these is an error.
+    """
+    found = Inputs()
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            names = []
+            for root, _dirs, files in os.walk(path):
+                names += [os.path.join(root, f) for f in files if _DIR_NAMES.match(f)]
+            if not names:
+                raise InputError(path, "no conn, slam or ftp log in this directory")
+            for name in sorted(names):
+                _classify(found, name, explicit=False)
+        else:
+            if path != "-" and not os.path.exists(path):
+                raise InputError(path, "no such file")
+            _classify(found, path, explicit=True)
+    return found
+
+
+def _classify(found: Inputs, path: str, explicit: bool) -> None:
+    kind = CONN if path == "-" else sniff_kind(path)
+    if kind in (CONN, "open_conn"):
+        found.conn.append(path)
+    elif kind == SLAM:
+        found.slam.append(path)
+    elif kind == FTP:
+        found.ftp.append(path)
+    elif explicit:
+        raise NotAZeekLog(path, f"a Zeek {kind!r} log, not a conn log or zeekslam's slam log")
+    else:
+        found.skipped.append(path)
+
+
+def is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,282 @@
+"""Write labeled rows as Zeek TSV, JSON lines or CSV — safely.
+
+Log content is attacker controlled (an FTP banner is whatever the server
+says), so every writer escapes what could break its framing: TSV escapes the
+separator and control characters the way Zeek does (``\\xNN``), JSON is
+ASCII-only with invalid UTF-8 bytes spelled ``\\xNN``, and CSV neutralises
+spreadsheet formulas.  Writers yield text lines so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import time
+from collections.abc import Iterable, Iterator
+
+from .label import LABEL_FIELDS, LabeledChunk
+from .read import NUMERIC_TYPES, Header, KNOWN_TYPES, unescape
+
+FORMATS = ("zeek", "json", "csv")
+
+# Control characters, DEL, C1 controls, and bytes that were not valid UTF-8
+# (kept as lone surrogates by the reader).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff\\]")
+_UNSAFE_NO_BACKSLASH = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+
+
+def _hex(match: re.Match) -> str:
+    ch = match.group(0)
+    code = ord(ch) - 0xDC00 if "\udc80" <= ch <= "\udcff" else ord(ch)
+    return f"\\x{code:02x}"
+
+
+def safe_text(text: str) -> str:
+    """Spell control characters and invalid bytes as ``\\xNN``; keep backslashes."""
+    return _UNSAFE_NO_BACKSLASH.sub(_hex, text)
+
+
+def zeek_escape(value: str, separator: str = "\t", unset: str = "-", empty: str = "(empty)") -> str:
+    """Escape one TSV field the way Zeek's ASCII writer does."""
+    if value == "":
+        return empty
+    out = _UNSAFE.sub(lambda m: "\\x5c" if m.group(0) == "\\" else _hex(m), value)
+    if separator in out:
+        out = out.replace(separator, "".join(f"\\x{ord(c):02x}" for c in separator))
+    if out in (unset, empty):
+        out = "".join(f"\\x{ord(c):02x}" for c in out)
+    return out
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())
+
+
+# ---------------------------------------------------------------------------
+# Zeek TSV
+
+
+def _tsv_header(header: Header) -> list[str]:
+    sep = header.separator
+    sep_spelled = "".join(f"\\x{ord(c):02x}" for c in sep)
+    return [
+        f"#separator {sep_spelled}",
+        f"#set_separator{sep}{header.set_separator}",
+        f"#empty_field{sep}{header.empty_field}",
+        f"#unset_field{sep}{header.unset_field}",
+        f"#path{sep}{header.path or 'conn'}",
+        f"#open{sep}{header.open or _now()}",
+        f"#fields{sep}{sep.join(header.fields)}",
+        f"#types{sep}{sep.join(header.types)}",
+    ]
+
+
+def _tsv_out_header(labeled: LabeledChunk) -> Header:
+    chunk = labeled.chunk
+    if chunk.header is not None:
+        h = chunk.header
+        return Header(h.fields + LABEL_FIELDS, h.types + ["string"] * len(LABEL_FIELDS), h.separator,
+                      h.set_separator, h.empty_field, h.unset_field, h.path, h.open)
+    fields = [c for c in labeled.frame.columns if c not in LABEL_FIELDS]
+    if chunk.records is not None:
+        seen: dict[str, None] = {}
+        for record in chunk.records:
+            seen.update(dict.fromkeys(record))
+        fields = [f for f in seen if f not in LABEL_FIELDS]
+    types = [KNOWN_TYPES.get(f, "string") for f in fields]
+    return Header(fields + LABEL_FIELDS, types + ["string"] * len(LABEL_FIELDS),
+                  path=str(chunk.records[0].get("_path", chunk.kind)) if chunk.records else chunk.kind)
+
+
+def _label_values(labeled: LabeledChunk) -> list[list[str]]:
+    return labeled.frame[LABEL_FIELDS].astype(object).where(labeled.frame[LABEL_FIELDS].notna(), "") \
+        .to_numpy().tolist()
+
+
+def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
+    """Zeek TSV lines: the input's columns as they were, the ``slam.*`` columns appended.
+
+    A new header block is written whenever the input's columns change (as
+    Zeek does in a concatenated log), so ``zeek-cut`` and zat still read it.
+    """
+    current: list[str] | None = None
+    header: Header | None = None
+    for labeled in chunks:
+        out_header = _tsv_out_header(labeled)
+        key = _tsv_header(out_header)[:5] + _tsv_header(out_header)[6:]
+        if key != current:
+            if current is not None and header is not None:
+                yield f"#close{header.separator}{_now()}"
+            yield from _tsv_header(out_header)
+            current, header = key, out_header
+        assert header is not None
+        sep = header.separator
+        # An empty label value is "not set" ('-'), as Zeek writes an absent field.
+        esc = [[zeek_escape(str(v), sep, header.unset_field, header.empty_field) if v != "" else header.unset_field
+                for v in row] for row in _label_values(labeled)]
+        chunk = labeled.chunk
+        n_in = len(header.fields) - len(LABEL_FIELDS)
+        unset_row = sep.join([header.unset_field] * n_in)
+        if chunk.raw is not None:
+            for i, line in enumerate(chunk.raw):
+                base = unset_row if i in chunk.errors else line
+                if i in chunk.errors:
+                    esc[i][-1] = zeek_escape(f"{esc_raw_reason(labeled, i)}", sep)
+                yield base + sep + sep.join(esc[i])
+        else:
+            names = header.fields[:n_in]
+            types = header.types[:n_in]
+            for i, record in enumerate(chunk.records or []):
+                if i in chunk.errors:
+                    esc[i][-1] = zeek_escape(f"{esc_raw_reason(labeled, i)}", sep)
+                    yield unset_row + sep + sep.join(esc[i])
+                    continue
+                values = [_zeek_value(record.get(f), t, header) for f, t in zip(names, types)]
+                yield sep.join(values) + sep + sep.join(esc[i])
+    if header is not None:
+        yield f"#close{header.separator}{_now()}"
+
+
+def esc_raw_reason(labeled: LabeledChunk, i: int) -> str:
+    """A malformed row's reason with the raw line appended, so nothing is lost."""
+    reason = str(labeled.frame["slam.reason"].iat[i])
+    return f"{reason}; raw line: {raw_line(labeled, i)}"
+
+
+def raw_line(labeled: LabeledChunk, i: int) -> str:
+    chunk = labeled.chunk
+    if chunk.raw is not None:
+        return chunk.raw[i]
+    return "" if chunk.records is None else json.dumps(chunk.records[i])
+
+
+def _zeek_value(value: object, ztype: str, header: Header) -> str:
+    if value is None:
+        return header.unset_field
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, list):
+        if not value:
+            return header.empty_field
+        return header.set_separator.join(zeek_escape(str(v), header.separator) for v in value)
+    if isinstance(value, float) and ztype in ("count", "int", "port") and value.is_integer():
+        return str(int(value))
+    if isinstance(value, float) and ztype in ("time", "interval", "double"):
+        return f"{value:.6f}"
+    return zeek_escape(str(value), header.separator, header.unset_field, header.empty_field)
+
+
+# ---------------------------------------------------------------------------
+# JSON lines and CSV
+
+
+def _typed(raw: str, ztype: str, header: Header) -> object:
+    """A TSV field as a JSON value, per its Zeek type; None when unset."""
+    if raw == header.unset_field:
+        return None
+    if ztype.startswith(("set[", "vector[", "table[")):
+        if raw == header.empty_field:
+            return []
+        return [safe_text(unescape(v)) for v in raw.split(header.set_separator)]
+    if ztype in NUMERIC_TYPES:
+        try:
+            number = float(raw)
+        except ValueError:
+            return safe_text(unescape(raw))
+        if ztype in ("count", "int", "port") and number.is_integer() and "." not in raw:
+            return int(raw) if raw.lstrip("-").isdigit() else number
+        return number
+    if ztype == "bool":
+        return {"T": True, "F": False}.get(raw, safe_text(raw))
+    if raw == header.empty_field:
+        return ""
+    return safe_text(unescape(raw))
+
+
+def rows_as_dicts(labeled: LabeledChunk) -> Iterator[dict]:
+    """Every row of a labeled chunk as a flat dict (Zeek JSON style), label fields last."""
+    chunk = labeled.chunk
+    labels = _label_values(labeled)
+    header = chunk.header
+    for i in range(len(chunk)):
+        extra = {k: safe_text(str(v)) for k, v in zip(LABEL_FIELDS, labels[i]) if v != "" or k == "slam.label"}
+        if i in chunk.errors:
+            row: dict = {"_source": chunk.source, "_line": chunk.line_numbers[i],
+                         "_raw": safe_text(raw_line(labeled, i))}
+        elif chunk.raw is not None and header is not None:
+            values = chunk.raw[i].split(header.separator)
+            row = {}
+            for name, ztype, raw in zip(header.fields, header.types, values):
+                value = _typed(raw, ztype, header)
+                if value is not None:
+                    row[name] = value
+        else:
+            row = {k: _json_safe(v) for k, v in (chunk.records or [{}])[i].items()}
+        row.update(extra)
+        yield row
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {safe_text(str(k)): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
+    """One JSON object per line, ASCII only (safe on any terminal, valid for jq)."""
+    for labeled in chunks:
+        for row in rows_as_dicts(labeled):
+            yield json.dumps(row, ensure_ascii=True, allow_nan=False)
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell that no spreadsheet will run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    elif isinstance(value, bool):
+        value = "T" if value else "F"
+    elif isinstance(value, float | int):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = safe_text(str(value))
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return text
+
+
+def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
+    """CSV with a header row; a new header row when the input's columns change."""
+    columns: list[str] | None = None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for labeled in chunks:
+        for row in rows_as_dicts(labeled):
+            if columns is None:
+                columns = [k for k in row if k not in LABEL_FIELDS] + LABEL_FIELDS
+                writer.writerow(columns)
+            elif any(k not in columns for k in row):
+                columns = columns + [k for k in row if k not in columns]
+                writer.writerow(columns)
+            writer.writerow([csv_cell(row.get(c)) for c in columns])
+            yield buffer.getvalue().rstrip("\n")
+            buffer.seek(0)
+            buffer.truncate()
+
+
+WRITERS = {"zeek": write_zeek, "json": write_json, "csv": write_csv}
+
+
+def write(chunks: Iterable[LabeledChunk], fmt: str) -> Iterator[str]:
+    """Lines of output in ``fmt`` (one of :data:`FORMATS`), without newlines."""
+    return WRITERS[fmt](chunks)
