@@ -101,11 +101,18 @@ export {
 	## greeting-only refusal (``421`` and FIN before any client command)
 	## is parsed.  Stock Zeek attaches FTP only on 21/tcp and 2811/tcp or
 	## after a client command.  Read once at start-up.
-	const ftp_ports: set[port] = { 21/tcp, 2121/tcp } &redef;
+	const ftp_ports: set[port] = {
+		21/tcp,
+		2121/tcp
+	} &redef;
 
 	## Ports on which the SMTP analyzer is attached by port, so that a
 	## greeting-only ``421``/``554`` refusal is parsed.  Read at start-up.
-	const smtp_ports: set[port] = { 25/tcp, 587/tcp, 2525/tcp } &redef;
+	const smtp_ports: set[port] = {
+		25/tcp,
+		587/tcp,
+		2525/tcp
+	} &redef;
 
 	## Log every TCP connection, not only the ones the default rule picks
 	## (handshake completed and a silent side, a reset, or REJ).
@@ -166,7 +173,7 @@ global orig_open: table[addr, port, addr] of count &default=0 &read_expire=6hrs;
 event zeek_init() &priority=5
 	{
 	Log::create_stream(ZeekSlam::LOG, Log::Stream($columns=Info, $ev=log_slam,
-	                   $path="slam", $policy=log_policy));
+	    $path="slam", $policy=log_policy));
 	}
 
 ## Starts tracking a TCP connection: the log record, the bookkeeping and the
@@ -177,7 +184,7 @@ function track(c: connection)
 		return;
 
 	c$zeekslam = Info($ts=c$start_time, $uid=c$uid, $id=c$id,
-	                  $proto=get_port_transport_proto(c$id$resp_p));
+	    $proto=get_port_transport_proto(c$id$resp_p));
 	c$zeekslam_state = State();
 	Conn::register_removal_hook(c, finalize_slam);
 	}
@@ -289,9 +296,11 @@ event connection_established(c: connection) &priority=5
 	s$key_resp_p = c$id$resp_p;
 	s$key_orig_h = c$id$orig_h;
 	c$zeekslam$resp_concurrent = resp_open[s$key_resp_h, s$key_resp_p];
-	c$zeekslam$orig_concurrent = orig_open[s$key_resp_h, s$key_resp_p, s$key_orig_h];
+	c$zeekslam$orig_concurrent = orig_open[s$key_resp_h, s$key_resp_p,
+	    s$key_orig_h];
 	resp_open[s$key_resp_h, s$key_resp_p] = c$zeekslam$resp_concurrent + 1;
-	orig_open[s$key_resp_h, s$key_resp_p, s$key_orig_h] = c$zeekslam$orig_concurrent + 1;
+	orig_open[s$key_resp_h, s$key_resp_p, s$key_orig_h] =
+	    c$zeekslam$orig_concurrent + 1;
 	s$counted = T;
 
 	# Payload probes; a SYN may already carry data (TCP Fast Open).
@@ -301,7 +310,8 @@ event connection_established(c: connection) &priority=5
 		arm_probe(c, F, pkts_seen(c, F));
 	}
 
-event ConnThreshold::packets_threshold_crossed(c: connection, threshold: count, is_orig: bool)
+event ConnThreshold::packets_threshold_crossed(c: connection, threshold: count,
+    is_orig: bool)
 	{
 	if ( ! c?$zeekslam_state || ! c$zeekslam_state?$established )
 		return;
@@ -395,7 +405,8 @@ function wanted(c: connection): bool
 	if ( c?$conn && c$conn?$conn_state && c$conn$conn_state == "REJ" )
 		return T;
 
-	return c$zeekslam_state?$established && ( c$orig$size == 0 || c$resp$size == 0 );
+	return c$zeekslam_state?$established
+	    && ( c$orig$size == 0 || c$resp$size == 0 );
 	}
 
 hook finalize_slam(c: connection)

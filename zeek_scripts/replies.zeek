@@ -45,7 +45,7 @@ event ftp_reply(c: connection, code: count, msg: string, cont_resp: bool)
 	}
 
 event smtp_reply(c: connection, is_orig: bool, code: count, cmd: string,
-                 msg: string, cont_resp: bool)
+    msg: string, cont_resp: bool)
 	{
 	if ( is_orig || ! c?$zeekslam || c$zeekslam?$smtp_reply_code )
 		return;

@@ -21,10 +21,10 @@
 module ZeekSlam;
 
 ## The TTL or hop limit of the current packet if it was sent by *c*'s
-## responder with all of the TCP *flags* bits set and at least one of *any*
-## set (when *any* is not 0); otherwise 0 (never a valid TTL of a packet
+## responder with all of the TCP *flags* bits set and at least one of *any_of*
+## set (when *any_of* is not 0); otherwise 0 (never a valid TTL of a packet
 ## that was delivered).
-function responder_ttl(c: connection, flags: count, any: count): count
+function responder_ttl(c: connection, flags: count, any_of: count): count
 	{
 	local hdr: raw_pkt_hdr = get_current_packet_header();
 
@@ -34,10 +34,10 @@ function responder_ttl(c: connection, flags: count, any: count): count
 	if ( hdr$tcp$sport != c$id$resp_p || hdr$tcp$dport != c$id$orig_p )
 		return 0;
 
-	if ( (hdr$tcp$flags & flags) != flags )
+	if ( ( hdr$tcp$flags & flags ) != flags )
 		return 0;
 
-	if ( any != 0 && (hdr$tcp$flags & any) == 0 )
+	if ( any_of != 0 && ( hdr$tcp$flags & any_of ) == 0 )
 		return 0;
 
 	if ( hdr?$ip && hdr$ip$src == c$id$resp_h && hdr$ip$dst == c$id$orig_h )
@@ -70,13 +70,13 @@ event connection_established(c: connection)
 		c$zeekslam$resp_ttl_synack = ttl;
 	}
 
-event connection_EOF(c: connection, is_orig: bool)
+event connection_EOF(c: connection, is_orig: bool) &priority=-1
 	{
 	if ( ! is_orig )
 		note_close_ttl(c);
 	}
 
-event connection_reset(c: connection)
+event connection_reset(c: connection) &priority=-1
 	{
 	note_close_ttl(c);
 	}

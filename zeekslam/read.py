@@ -277,7 +277,8 @@ class _TsvState:
         count = first_data_line.count("\t") + 1
         layout = STOCK_LAYOUTS.get(count, _STOCK_CONN)
         self.header = Header(list(layout), [KNOWN_TYPES[n] for n in layout],
-                             note=f"data before any header: read with the stock conn.log layout of {len(layout)} columns")
+                             note="data before any header: read with the stock conn.log layout of "
+                                  f"{len(layout)} columns")
         return False
 
 

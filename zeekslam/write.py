@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from .label import LABEL_FIELDS, LabeledChunk
-from .read import NUMERIC_TYPES, Header, KNOWN_TYPES, unescape
+from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, unescape
 
 FORMATS = ("zeek", "json", "csv")
 
@@ -255,23 +255,40 @@ def csv_cell(value: object) -> str:
     return text
 
 
+def _csv_columns(labeled: LabeledChunk) -> list[str]:
+    chunk = labeled.chunk
+    if chunk.header is not None:
+        names = list(chunk.header.fields)
+    else:
+        seen: dict[str, None] = {}
+        for record in chunk.records or []:
+            seen.update(dict.fromkeys(record))
+        names = list(seen)
+    return [n for n in names if n not in LABEL_FIELDS] + LABEL_FIELDS
+
+
 def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
-    """CSV with a header row; a new header row when the input's columns change."""
+    """CSV with one header row of the input's columns plus ``slam.*``.
+
+    A malformed row has empty fields and its raw line in ``slam.reason``.  JSON
+    input whose later objects bring new keys gets those columns appended and
+    the header row repeated (JSON logs have no fixed column set).
+    """
     columns: list[str] | None = None
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for labeled in chunks:
-        for row in rows_as_dicts(labeled):
-            if columns is None:
-                columns = [k for k in row if k not in LABEL_FIELDS] + LABEL_FIELDS
-                writer.writerow(columns)
-            elif any(k not in columns for k in row):
-                columns = columns + [k for k in row if k not in columns]
-                writer.writerow(columns)
+        wanted = _csv_columns(labeled)
+        if columns is None or any(c not in columns for c in wanted):
+            columns = wanted if columns is None else columns + [c for c in wanted if c not in columns]
+            writer.writerow(columns)
+        for i, row in enumerate(rows_as_dicts(labeled)):
+            if i in labeled.chunk.errors:
+                row = {**row, "slam.reason": esc_raw_reason(labeled, i)}
             writer.writerow([csv_cell(row.get(c)) for c in columns])
-            yield buffer.getvalue().rstrip("\n")
-            buffer.seek(0)
-            buffer.truncate()
+        yield from buffer.getvalue().splitlines()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 WRITERS = {"zeek": write_zeek, "json": write_json, "csv": write_csv}

@@ -1,0 +1,73 @@
+"""`zeekslam label` through click's CliRunner: exact outputs and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from conftest import LAB, conn_row, tsv_header, write_generated
+
+from zeekslam.cli import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_label_tsv_default_keeps_the_header_and_every_row():
+    r = run("label", str(LAB / "acl_silent_close" / "tsv" / "conn.log"))
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0] == "#separator \\x09" and lines[-1].startswith("#close")
+    data = [line for line in lines if not line.startswith("#")]
+    assert len(data) == 10
+    assert r.stderr.strip().endswith("zeekslam: 10 rows in, 10 rows out, 0 malformed")
+
+
+def test_label_json_input_defaults_to_json_and_csv_on_request(tmp_path):
+    r = run("label", str(LAB / "conn_limit_421" / "json" / "conn.log"))
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(objs) == 12 and sum(o["slam.label"] == "refused_with_reply" for o in objs) == 6
+    out = tmp_path / "x.csv"
+    r = run("label", str(LAB / "conn_limit_421" / "tsv"), "--format", "csv", "-o", str(out))
+    assert r.exit_code == 0
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("ts,uid,id.orig_h") and len(rows) == 13
+
+
+def test_malformed_kept_by_default_strict_stops_with_exit_2(tmp_path):
+    path = write_generated(tmp_path / "conn.log", tsv_header() + [conn_row("C1"), "oops"])
+    r = run("label", str(path))
+    assert r.exit_code == 0
+    assert r.stderr.strip().endswith("2 rows in, 2 rows out, 1 malformed")
+    r = run("label", "--strict", str(path))
+    assert r.exit_code == 2
+    assert f"Error: {path}:10: expected 21 fields, found 1" in r.stderr
+
+
+def test_clear_errors_for_missing_and_wrong_logs(tmp_path):
+    r = run("label", str(tmp_path / "nope.log"))
+    assert r.exit_code == 1 and "nope.log: no such file" in r.stderr
+    r = run("label", str(LAB / "normal" / "tsv" / "known_hosts.log"))
+    assert r.exit_code == 1 and "a Zeek 'known_hosts' log, not a conn log" in r.stderr
+    bad = tmp_path / "conn.log.gz"
+    bad.write_bytes(b"\x1f\x8b\x08garbage")
+    r = run("label", str(bad))
+    assert r.exit_code == 1 and "cannot be read as gzip" in r.stderr
+
+
+def test_threshold_options_change_the_label():
+    path = str(LAB / "acl_silent_close" / "tsv" / "conn.log")
+    default = run("label", path, "-f", "json").stdout
+    strict = run("label", path, "-f", "json", "--prompt", "1", "--long-wait", "2").stdout
+    labels = lambda out: [json.loads(x)["slam.label"] for x in out.splitlines()]  # noqa: E731
+    assert labels(default).count("idle_closed") == 0
+    assert labels(strict).count("idle_closed") == 1  # libwrap's 5 s wait is now a "long wait"
+    r = run("label", path, "--prompt", "5", "--long-wait", "1")
+    assert r.exit_code == 2 and "must not be shorter than --prompt" in r.stderr
+
+
+def test_empty_input_is_not_an_error(tmp_path):
+    path = write_generated(tmp_path / "conn.log", tsv_header())
+    r = run("label", str(path))
+    assert r.exit_code == 0 and "no data rows" in r.stderr

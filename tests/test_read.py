@@ -1,0 +1,189 @@
+"""Reading real and hostile Zeek logs: every data line becomes a row, nothing is lost."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import LAB, SHARED_WILD, WILD, conn_row, tsv_header, write_generated
+
+from zeekslam.read import (
+    InputError,
+    MalformedLine,
+    NotAZeekLog,
+    find_inputs,
+    read_log,
+    sniff_kind,
+)
+
+
+def _data_lines(path) -> int:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="surrogateescape") as f:
+        return sum(1 for line in f if line.strip() and not line.startswith("#"))
+
+
+def _rows(path, **kw):
+    chunks = list(read_log(str(path), **kw))
+    return chunks, sum(len(c) for c in chunks), sum(len(c.errors) for c in chunks)
+
+
+WILD_FILES = sorted(p for p in WILD.iterdir() if p.suffix in (".log", ".gz"))
+
+
+@pytest.mark.parametrize("path", WILD_FILES, ids=lambda p: p.name)
+def test_wild_logs_every_line_is_a_row(path):
+    chunks, rows, _ = _rows(path)
+    expected = _data_lines(path)
+    if path.name == "bro23-logascii-tsv-mode.log":
+        expected -= 1  # its first line is the field names
+    assert rows == expected > 0
+    assert all(c.kind in ("conn", "conntimelast") for c in chunks)
+
+
+@pytest.mark.skipif(not SHARED_WILD.is_dir(), reason="../shared/data/wild is not beside this checkout")
+def test_all_24_shared_wild_logs_read_without_loss():
+    files = sorted(p for p in SHARED_WILD.iterdir() if p.name != "README.md")
+    assert len(files) == 24
+    for path in files:
+        _, rows, _ = _rows(path)
+        expected = _data_lines(path) - (1 if path.name == "bro23-logascii-tsv-mode.log" else 0)
+        assert rows == expected, path.name
+
+
+def test_corrupted_file_keeps_bad_lines_with_file_and_line(tmp_path):
+    """The shape of a real in-place overwrite (wild/bro25-corrupted-overwrite.log), GENERATED from lab rows."""
+    good = conn_row("Cgood")
+    lines = tsv_header() + [good, good[:60] + "1486427778.495926\t" + good, "2-0#close\t2017-02-07", "-57",
+                            good.replace("1700000000.000001", "1486427778.81486427782.559419"),
+                            good + "\x00\x00", "#close\t2017-02-07-13-45-57", good]
+    path = write_generated(tmp_path / "conn.log", lines)
+    chunks, rows, malformed = _rows(path)
+    assert (rows, malformed) == (7, 5)
+    errors = {chunks[0].line_numbers[i]: why for i, why in chunks[0].errors.items()}
+    assert sorted(errors) == [10, 11, 12, 13, 14]
+    assert errors[11] == "expected 21 fields, found 2"
+    assert errors[12] == "expected 21 fields, found 1"
+    assert errors[13] == "field 'ts': '1486427778.81486427782.559419' is not a time"
+    assert errors[14] == "contains NUL bytes"
+    with pytest.raises(MalformedLine, match=r"conn.log:10: expected 21 fields, found 30"):
+        list(read_log(str(path), strict=True))
+
+
+def test_hash_inside_a_field_is_kept(tmp_path):
+    """zat's pandas reader uses read_csv(comment='#'): a '#' in a field cuts the row. Ours does not."""
+    from zat.log_to_dataframe import LogToDataFrame
+
+    row = conn_row("Chash", service="ftp#evil")
+    path = write_generated(tmp_path / "conn.log", tsv_header() + [row])
+    chunks, rows, malformed = _rows(path)
+    assert (rows, malformed) == (1, 0)
+    assert chunks[0].frame["service"].iat[0] == "ftp#evil"
+    assert chunks[0].frame["history"].iat[0] == "ShAfFa"
+    zat_frame = LogToDataFrame().create_dataframe(str(path))
+    assert str(zat_frame["service"].iloc[0]) != "ftp#evil"  # the defect our reader guards against
+
+
+def test_json_log_is_read_not_hung():
+    """zat's ZeekLogReader loops on JSON logs; ours reads them (with and without _path)."""
+    chunks, rows, malformed = _rows(LAB / "normal" / "json" / "conn.log")
+    assert rows == _data_lines(LAB / "normal" / "json" / "conn.log") and malformed == 0
+    assert chunks[0].fmt == "json" and chunks[0].kind == "conn"
+    assert chunks[0].frame["ts"].dtype == "float64"
+
+
+def test_gzip_and_rotated_names(tmp_path):
+    """zat's header reader cannot open .gz; ours can, found by rotated archive name in a directory."""
+    src = LAB / "mixed_dev" / "tsv" / "conn.log"
+    day = tmp_path / "2026-11-25"
+    day.mkdir()
+    with open(src, "rb") as f, gzip.open(day / "conn.12:00:00-13:00:00.log.gz", "wb") as g:
+        shutil.copyfileobj(f, g)
+    (day / "known_hosts.log").write_text("#path\tknown_hosts\n")
+    found = find_inputs([str(tmp_path)])
+    assert [p.rsplit("/", 1)[1] for p in found.conn] == ["conn.12:00:00-13:00:00.log.gz"]
+    _, rows, _ = _rows(found.conn[0])
+    assert rows == _data_lines(src)
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    data = gzip.compress((LAB / "mixed_dev" / "tsv" / "conn.log").read_bytes())
+    path = tmp_path / "conn.log.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="cannot be read as gzip"):
+        list(read_log(str(path)))
+
+
+def test_headers_mid_file_and_before_any_header(tmp_path):
+    """Shape of wild/zeek-concatenated-headerless-start.log, GENERATED: rows, then a header, then rows."""
+    lines = [conn_row("Cfirst"), "#close\t2026-01-01-00-00-00"] + tsv_header() + [conn_row("Csecond")]
+    path = write_generated(tmp_path / "conn.log", lines)
+    chunks, rows, malformed = _rows(path)
+    assert (rows, malformed) == (2, 0)
+    assert "stock conn.log layout of 21 columns" in chunks[0].header.note
+    assert [c.frame["uid"].iat[0] for c in chunks] == ["Cfirst", "Csecond"]
+
+
+def test_separators_and_escapes(tmp_path):
+    fields = ["ts", "uid", "history", "conn_state", "service"]
+    lines = ["#separator ,", "#set_separator,;", "#path,conn", "#fields," + ",".join(fields),
+             "#types,time,string,string,string,string", "1.5,Cesc,ShAfFa,SF,ftp\\x2cdata"]
+    chunks, rows, _ = _rows(write_generated(tmp_path / "conn.log", lines))
+    assert rows == 1 and chunks[0].header.separator == ","
+    assert chunks[0].frame["service"].iat[0] == "ftp\\x2cdata"  # raw; writers unescape
+
+
+def test_stdin(monkeypatch):
+    data = (LAB / "port_closed" / "tsv" / "conn.log").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(data))))
+    _, rows, _ = _rows("-")
+    assert rows == 3
+
+
+def test_kinds_and_wrong_logs():
+    assert sniff_kind(str(LAB / "normal" / "tsv" / "ftp.log")) == "ftp"
+    assert sniff_kind(str(LAB / "normal" / "json" / "conn.log")) == "conn"
+    with pytest.raises(NotAZeekLog, match="known_hosts"):
+        find_inputs([str(LAB / "normal" / "tsv" / "known_hosts.log")])
+    with pytest.raises(InputError, match="no such file"):
+        find_inputs(["/nonexistent/conn.log"])
+
+
+def test_reader_prints_nothing_to_stdout(capsys):
+    """zat prints to stdout ('Could not find ts...'); a pipeline's stdout must carry only output rows."""
+    list(read_log(str(LAB / "normal" / "tsv" / "conn.log")))
+    assert capsys.readouterr().out == ""
+
+
+def test_chunks_are_bounded_and_ordered():
+    path = LAB / "mixed_dev" / "tsv" / "conn.log"
+    chunks = list(read_log(str(path), chunk_rows=50))
+    assert [len(c) for c in chunks] == [50, 50, 50, 9]
+    numbers = [n for c in chunks for n in c.line_numbers]
+    assert numbers == sorted(numbers) and len(numbers) == 159
+    whole = pd.concat([c.frame for c in chunks])
+    assert whole["uid"].is_unique
+
+
+def test_zat_cannot_open_gzip_but_we_can(tmp_path):
+    from zat.utils.field_info import get_field_info
+
+    path = tmp_path / "conn.log.gz"
+    path.write_bytes(gzip.compress((LAB / "normal" / "tsv" / "conn.log").read_bytes()))
+    with pytest.raises(Exception):  # noqa: B017 - any failure proves the guard is needed
+        names, _ = get_field_info(str(path))
+        assert "uid" in names
+    assert _rows(path)[1] == _data_lines(LAB / "normal" / "tsv" / "conn.log")
+
+
+def test_command_line_reads_a_pipe():
+    src = LAB / "conn_limit_421" / "tsv" / "conn.log"
+    proc = subprocess.run([sys.executable, "-m", "zeekslam", "label", "-", "--format", "json"],
+                          input=src.read_bytes(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == _data_lines(src)

@@ -1,0 +1,60 @@
+"""The ``zeekslam report`` command: label, diagnose each server, print."""
+
+from __future__ import annotations
+
+import click
+
+from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find
+from .label import label_logs
+from .read import ZeekslamError
+from .report import ReportError, render_json, render_plot, render_text, render_why, sanitize
+
+_DEFAULTS = DiagnoseOptions()
+
+
+@click.command("report", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("logs", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for programs (one document)")
+@click.option("-o", "--output", type=click.File("w"), default="-", help="Write here instead of stdout")
+@click.option("--plot", type=click.Path(dir_okay=False, writable=True),
+              help="Also draw a PNG: concurrency at accept over time per server, refusals against successes")
+@click.option("--why", "why_server", metavar="IP:PORT",
+              help="Walk the classic hypotheses (bad ACK, limit, crash, IP not allowed, middlebox) for one server")
+@click.option("--problems-only", is_flag=True, help="Leave healthy servers out of the text report")
+@click.option("--horizon", type=click.FloatRange(0), default=_DEFAULTS.horizon, show_default=True,
+              help="Seconds to wait for later-logged sessions that overlapped a refusal")
+@click.option("--window", type=click.FloatRange(0), default=_DEFAULTS.window, show_default=True,
+              help="A refused client counts as singled out when others were served within this many seconds")
+def report(logs, fmt, output, plot, why_server, problems_only, horizon, window):
+    """Diagnose each server: IP allow-list, connection limit, crash, closed or filtered port.
+
+    Reads conn.log files or directories (and the project's slam.log when present),
+    labels every TCP connection, groups the door events by server (IP:PORT) and
+    names the likely cause with its evidence, worst server first.
+
+    \b
+    Examples:
+      zeekslam report tests/data/lab/mixed_dev/json/conn.log
+      zeekslam report /var/log/zeek/current --format json -o report.json --plot servers.png
+      zeekslam report conn.log --why 127.0.0.1:2191
+    """
+    diagnoser = ServerDiagnoser(horizon=horizon, window=window)
+    try:
+        for frame in label_logs(list(logs)):
+            diagnoser.add(frame)
+        diagnoses = diagnoser.finish()
+        target = find(diagnoses, why_server) if why_server else None
+        if plot:
+            render_plot([target] if target else diagnoses, plot)
+    except (ZeekslamError, DiagnoseError, ReportError) as e:
+        raise click.ClickException(sanitize(str(e))) from None
+    if fmt == "json":
+        shown = [target] if target else diagnoses
+        output.write(render_json(shown, skipped=diagnoser.skipped, rows=diagnoser.rows))
+    elif target is not None:
+        output.write(render_why(target))
+    else:
+        output.write(render_text(diagnoses, include_healthy=not problems_only, skipped=diagnoser.skipped))
+    if plot:
+        click.echo(f"zeekslam: plot written to {sanitize(plot)}", err=True)
