@@ -16,7 +16,7 @@ from zeekslam.write import csv_cell, write, zeek_escape
 
 
 def _out(paths, fmt, columns=None):
-    return list(write(label_chunks([str(p) for p in paths], columns=columns), fmt))
+    return "\n".join(write(label_chunks([str(p) for p in paths], columns=columns), fmt)).split("\n")
 
 
 def test_zeek_output_keeps_every_input_line_and_reads_back(tmp_path):

@@ -514,13 +514,10 @@ class _Server:
         self.labels.update(g[LABEL].value_counts().to_dict())
         if KIND in g:
             k = g[KIND]
-            k = k[k.notna() & (k.astype(str) != "")]
-            if len(k):
-                self.kinds.update(k.astype(str).value_counts().to_dict())
+            self.kinds.update(_text_counts(k))
         if REPLY in g:
             r = g[REPLY]
-            r = r[r.notna() & (r.astype(str) != "")]
-            for text, n in r.astype(str).value_counts().items():
+            for text, n in sorted(_text_counts(r).items(), key=lambda kv: -kv[1]):
                 text = text[: opts.max_reply_len]
                 if text in self.replies or len(self.replies) < opts.max_replies:
                     self.replies[text] += int(n)
@@ -812,6 +809,36 @@ class _Server:
         return _verdict(self)
 
 
+def _text(v: object) -> str:
+    """A cell as text; missing -> "" (object-safe: keeps lone surrogates from undecodable bytes)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return ""
+    return v if isinstance(v, str) else str(v)
+
+
+def _text_array(col: pd.Series) -> np.ndarray:
+    """A column as an object array of str, missing -> "".
+
+    Decided once per distinct value, and never through pandas' string dtype, which
+    cannot hold the lone surrogates a reader keeps for undecodable bytes.
+    """
+    codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
+    texts = np.array([_text(u) for u in uniq] + [""], dtype=object)
+    return texts[codes]  # code -1 (missing) picks the trailing ""
+
+
+def _text_counts(col: pd.Series) -> dict[str, int]:
+    """Non-empty texts of a column and how often each occurs."""
+    out: Counter = Counter()
+    codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
+    if len(uniq):
+        for u, n in zip(uniq, np.bincount(codes[codes >= 0], minlength=len(uniq)), strict=False):
+            t = _text(u)
+            if t and n:
+                out[t] += int(n)
+    return dict(out)
+
+
 def _num_col(g: pd.DataFrame, name: str) -> np.ndarray:
     if name not in g:
         return np.full(len(g), np.nan)
@@ -909,8 +936,9 @@ class ServerDiagnoser:
         if "proto" in chunk:
             keep &= chunk["proto"].astype(object).eq("tcp")
         if "service" in chunk:
-            svc = chunk["service"].astype(object).fillna("").astype(str)
-            keep &= ~svc.str.contains("ftp-data", regex=False)
+            codes, uniq = pd.factorize(chunk["service"].to_numpy(object), use_na_sentinel=True)
+            data = np.array(["ftp-data" in _text(u) for u in uniq] + [False], bool)[codes]
+            keep &= ~data
         ts = pd.to_numeric(chunk["ts"], errors="coerce")
         port = pd.to_numeric(chunk["id.resp_p"], errors="coerce")
         keep &= ts.notna() & port.notna() & chunk["id.resp_h"].notna() & chunk["id.orig_h"].notna()
@@ -932,10 +960,10 @@ class ServerDiagnoser:
             dur0 = np.where(np.isfinite(dur), dur, 0.0)
             cat = np.where(ccs & (rb == 0) & (dur0 >= WAITED_SECONDS), WAITED, cat)
         if KIND in g:
-            kind = g[KIND].astype(object).fillna("").astype(str).to_numpy()
+            kind = _text_array(g[KIND])
             # a known refusal reply makes any accepted connection a refusal
             cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL]), REFUSED, cat)
-        host = g["id.resp_h"].astype(str).to_numpy(object)
+        host = _text_array(g["id.resp_h"])
         port = port[keep].astype(np.int64).to_numpy()
         keys = pd.MultiIndex.from_arrays([host, port])
         codes, uniq = pd.factorize(keys)

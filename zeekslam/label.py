@@ -407,13 +407,12 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
                 orig_bytes=_fmt_count(orig_bytes[i]),
                 reply=reply[i] or "no reply text",
             )
-    out["slam.label"] = label
-    out["slam.layer"] = spread("layer")
-    out["slam.closer"] = spread("closer")
-    out["slam.confidence"] = spread("confidence")
-    out["slam.refusal_kind"] = spread("refusal_kind")
-    out["slam.reply"] = reply
-    out["slam.reason"] = reason
+    # Explicit object dtype: pandas 3 would otherwise convert every string column to Arrow.
+    values = {"slam.label": label, "slam.layer": spread("layer"), "slam.closer": spread("closer"),
+              "slam.confidence": spread("confidence"), "slam.refusal_kind": spread("refusal_kind"),
+              "slam.reply": np.asarray(reply, dtype=object), "slam.reason": reason}
+    labels = pd.DataFrame({k: pd.Series(v, index=out.index, dtype=object) for k, v in values.items()})
+    out = pd.concat([out, labels], axis=1)
     if errors:
         positions = np.fromiter(errors, dtype=np.int64)
         out.iloc[positions, out.columns.get_loc("slam.label")] = "malformed"

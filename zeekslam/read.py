@@ -190,10 +190,15 @@ def open_binary(path: str):
     return buffered
 
 
-def _lines(path: str) -> Iterator[str]:
-    """Lines of a file without their newline, decoded losslessly."""
+def _blocks(path: str) -> Iterator[tuple[int, list[str], bool]]:
+    """Blocks of whole lines (without newlines), decoded losslessly.
+
+    Yields (number of the first line, lines, plain) where ``plain`` means no
+    line of the block is empty or starts with '#', so it is all data.
+    """
     stream = open_binary(path)
     carry = ""
+    number = 1
     utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
     try:
         while True:
@@ -205,15 +210,27 @@ def _lines(path: str) -> Iterator[str]:
             if not block:
                 break
             text = carry + utf8.decode(block)
+            cut = text.rfind("\n")
+            if cut < 0:
+                carry = text
+                continue
+            text, carry = text[:cut], text[cut + 1:]
+            plain = not text.startswith(("#", "\n")) and "\n#" not in text and "\n\n" not in text
             parts = text.split("\n")
-            carry = parts.pop()
-            yield from parts
+            yield number, parts, plain
+            number += len(parts)
         carry += utf8.decode(b"", final=True)
         if carry:
-            yield carry
+            yield number, [carry], not carry.startswith("#")
     finally:
         if path != "-":
             stream.close()
+
+
+def _lines(path: str) -> Iterator[str]:
+    """Lines of a file without their newline."""
+    for _, parts, _ in _blocks(path):
+        yield from parts
 
 
 class _TsvState:
@@ -305,43 +322,69 @@ def _parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) 
     sep = header.separator
     nfields = len(header.fields)
     errors: dict[int, str] = {}
-    good: list[int] = []
-    for i, line in enumerate(lines):
-        found = line.count(sep) + 1
-        if found != nfields:
-            errors[i] = f"expected {nfields} fields, found {found}"
-        elif "\x00" in line:
-            errors[i] = "contains NUL bytes"
-        else:
-            good.append(i)
-    wanted = [c for c in (columns or header.fields) if c in header.fields]
+    counts = [line.count(sep) for line in lines]
+    good = [i for i, c in enumerate(counts) if c == nfields - 1]
+    if len(good) != len(lines):
+        for i, c in enumerate(counts):
+            if c != nfields - 1:
+                errors[i] = f"expected {nfields} fields, found {c + 1}"
     good_lines = lines if len(good) == len(lines) else [lines[i] for i in good]
-    frame = None
-    if good_lines and len(sep) == 1:
-        try:
-            frame = pd.read_csv(
-                io.StringIO("\n".join(good_lines)), sep=sep, header=None, names=header.fields,
-                usecols=wanted, dtype=str, na_filter=False, quoting=csv.QUOTE_NONE,
-                lineterminator="\n", engine="c", skip_blank_lines=False,
-            )
-            if len(frame) != len(good_lines):
-                frame = None
-        except (pd.errors.ParserError, ValueError):
-            frame = None
-    if frame is None:
-        # Multi-character separators and lines the C tokenizer disagrees with.
-        index = [header.fields.index(c) for c in wanted]
-        split = [line.split(sep) for line in good_lines]
-        frame = pd.DataFrame({c: [row[j] for row in split] for c, j in zip(wanted, index)}, dtype=str)
-    frame = frame[wanted]
+    if any("\x00" in line for line in good_lines):
+        for i in good:
+            if "\x00" in lines[i]:
+                errors[i] = "contains NUL bytes"
+        good = [i for i in good if i not in errors]
+        good_lines = [lines[i] for i in good]
+    wanted = [c for c in (columns or header.fields) if c in header.fields]
+    numeric = [c for c in wanted if header.type_of(c) in NUMERIC_TYPES]
     positions = np.asarray(good, dtype=np.int64)
-    frame = _convert(frame, header, errors, positions)
+    frame = _read_fast(good_lines, header, wanted, numeric) if good_lines and len(sep) == 1 else None
+    if frame is None:
+        frame = _read_text(good_lines, header, wanted)
+        frame = _convert(frame, header, errors, positions)
     frame.index = positions
     if len(good) != len(lines):
         frame = frame.reindex(range(len(lines)))
     else:
         frame.index = pd.RangeIndex(len(lines))
     return frame, errors
+
+
+_READ_OPTIONS = dict(header=None, quoting=csv.QUOTE_NONE, lineterminator="\n", engine="c", skip_blank_lines=False)
+
+
+def _read_fast(lines: list[str], header: Header, wanted: list[str], numeric: list[str]) -> pd.DataFrame | None:
+    """Numbers parsed by the C tokenizer, text kept as Python strings; None if any value is off."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO("\n".join(lines)), sep=header.separator, names=header.fields, usecols=wanted,
+            dtype={c: "float64" if c in numeric else object for c in wanted},
+            na_values={c: [header.unset_field] for c in numeric}, keep_default_na=False, **_READ_OPTIONS)
+    except (pd.errors.ParserError, ValueError, TypeError):
+        return None
+    if len(frame) != len(lines):
+        return None
+    frame = frame[wanted]
+    for name in wanted:
+        if name not in numeric:
+            frame[name] = frame[name].where(frame[name] != header.unset_field)
+    return frame
+
+
+def _read_text(lines: list[str], header: Header, wanted: list[str]) -> pd.DataFrame:
+    """Every wanted column as text, for :func:`_convert` to check value by value."""
+    if len(header.separator) == 1 and lines:
+        try:
+            frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=header.separator, names=header.fields,
+                                usecols=wanted, dtype=str, na_filter=False, **_READ_OPTIONS)
+            if len(frame) == len(lines):
+                return frame[wanted]
+        except (pd.errors.ParserError, ValueError):
+            pass
+    # Multi-character separators and lines the C tokenizer disagrees with.
+    index = [header.fields.index(c) for c in wanted]
+    split = [line.split(header.separator) for line in lines]
+    return pd.DataFrame({c: [row[j] for row in split] for c, j in zip(wanted, index)}, dtype=str)
 
 
 def _flatten(obj: dict, prefix: str = "") -> dict:
@@ -416,44 +459,50 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
     numbers: list[int] = []
     source = "<stdin>" if path == "-" else path
 
-    def flush() -> Iterator[LogChunk]:
-        if not pending:
-            return
-        if fmt == "json":
-            frame, records, errors = _parse_json(pending, columns)
-            kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", path)
-            chunk = LogChunk(source, "json", kind, None, frame, list(numbers), records=records, errors=errors)
-        else:
-            header = state.header
-            assert header is not None
-            frame, errors = _parse_tsv(pending, header, columns)
-            chunk = LogChunk(source, "tsv", kind_of(header.fields, header.path, path), header, frame,
-                             list(numbers), raw=list(pending), errors=errors)
-        if strict and chunk.errors:
-            pos = min(chunk.errors)
-            raise MalformedLine(source, chunk.line_numbers[pos], chunk.errors[pos])
-        pending.clear()
-        numbers.clear()
-        yield chunk
+    def flush(limit: int = 1) -> Iterator[LogChunk]:
+        """Emit chunks of ``chunk_rows`` rows while at least ``limit`` rows wait."""
+        while pending and len(pending) >= limit:
+            lines, line_numbers = pending[:chunk_rows], numbers[:chunk_rows]
+            del pending[:chunk_rows], numbers[:chunk_rows]
+            if fmt == "json":
+                frame, records, errors = _parse_json(lines, columns)
+                kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", path)
+                chunk = LogChunk(source, "json", kind, None, frame, line_numbers, records=records, errors=errors)
+            else:
+                header = state.header
+                assert header is not None
+                frame, errors = _parse_tsv(lines, header, columns)
+                chunk = LogChunk(source, "tsv", kind_of(header.fields, header.path, path), header, frame,
+                                 line_numbers, raw=lines, errors=errors)
+            if strict and chunk.errors:
+                pos = min(chunk.errors)
+                raise MalformedLine(source, chunk.line_numbers[pos], chunk.errors[pos])
+            yield chunk
 
-    for number, line in enumerate(_lines(path), 1):
-        if not fmt:
-            stripped = line.lstrip()
-            if not stripped:
+    for first, lines, plain in _blocks(path):
+        if plain and fmt and (fmt == "json" or state.header is not None):
+            # The common case: a block of data lines under a known header.
+            pending.extend(lines)
+            numbers.extend(range(first, first + len(lines)))
+            yield from flush(chunk_rows)
+            continue
+        for number, line in enumerate(lines, first):
+            if not line:
+                continue  # empty lines carry nothing
+            if not fmt:
+                stripped = line.lstrip()
+                if not stripped:
+                    continue
+                fmt = "json" if stripped.startswith("{") else "tsv"
+            if fmt == "tsv" and line.startswith("#"):
+                if state.header_line(line):
+                    yield from flush()
                 continue
-            fmt = "json" if stripped.startswith("{") else "tsv"
-        if fmt == "tsv" and line.startswith("#"):
-            if state.header_line(line):
-                yield from flush()
-            continue
-        if not line.strip():
-            continue  # blank lines carry nothing
-        if fmt == "tsv" and state.header is None and state.ensure(line):
-            continue
-        pending.append(line)
-        numbers.append(number)
-        if len(pending) >= chunk_rows:
-            yield from flush()
+            if fmt == "tsv" and state.header is None and state.ensure(line):
+                continue
+            pending.append(line)
+            numbers.append(number)
+        yield from flush(chunk_rows)
     yield from flush()
 
 

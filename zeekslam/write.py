@@ -4,7 +4,7 @@ Log content is attacker controlled (an FTP banner is whatever the server
 says), so every writer escapes what could break its framing: TSV escapes the
 separator and control characters the way Zeek does (``\\xNN``), JSON is
 ASCII-only with invalid UTF-8 bytes spelled ``\\xNN``, and CSV neutralises
-spreadsheet formulas.  Writers yield text lines so memory stays flat.
+spreadsheet formulas.  Writers yield text a chunk at a time, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import math
 import re
 import time
 from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
 
 from .label import LABEL_FIELDS, LabeledChunk
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, unescape
@@ -93,12 +96,24 @@ def _tsv_out_header(labeled: LabeledChunk) -> Header:
 
 
 def _label_values(labeled: LabeledChunk) -> list[list[str]]:
-    return labeled.frame[LABEL_FIELDS].astype(object).where(labeled.frame[LABEL_FIELDS].notna(), "") \
-        .to_numpy().tolist()
+    frame = labeled.frame[LABEL_FIELDS].astype(object)
+    return frame.where(frame.notna(), "").to_numpy().tolist()
+
+
+def _escaped_label_columns(labeled: LabeledChunk, header: Header) -> list[list[str]]:
+    """Each slam.* column, TSV-escaped once per distinct value (labels repeat a lot)."""
+    columns = []
+    for name in LABEL_FIELDS:
+        codes, uniques = pd.factorize(labeled.frame[name].astype(object).fillna(""), use_na_sentinel=False)
+        # An empty label value is "not set" ('-'), as Zeek writes an absent field.
+        escaped = np.array([zeek_escape(str(v), header.separator, header.unset_field, header.empty_field)
+                            if v != "" else header.unset_field for v in uniques], dtype=object)
+        columns.append(escaped[codes].tolist())
+    return columns
 
 
 def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
-    """Zeek TSV lines: the input's columns as they were, the ``slam.*`` columns appended.
+    """Zeek TSV text, a block of lines per chunk: the input's lines as they were, ``slam.*`` appended.
 
     A new header block is written whenever the input's columns change (as
     Zeek does in a concatenated log), so ``zeek-cut`` and zat still read it.
@@ -107,36 +122,32 @@ def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
     header: Header | None = None
     for labeled in chunks:
         out_header = _tsv_out_header(labeled)
-        key = _tsv_header(out_header)[:5] + _tsv_header(out_header)[6:]
+        lines = _tsv_header(out_header)
+        key = lines[:5] + lines[6:]
         if key != current:
             if current is not None and header is not None:
                 yield f"#close{header.separator}{_now()}"
-            yield from _tsv_header(out_header)
+            yield "\n".join(lines)
             current, header = key, out_header
         assert header is not None
         sep = header.separator
-        # An empty label value is "not set" ('-'), as Zeek writes an absent field.
-        esc = [[zeek_escape(str(v), sep, header.unset_field, header.empty_field) if v != "" else header.unset_field
-                for v in row] for row in _label_values(labeled)]
+        columns = _escaped_label_columns(labeled, header)
         chunk = labeled.chunk
+        for i in chunk.errors:
+            columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
+        suffixes = list(map(sep.join, zip(*columns)))
         n_in = len(header.fields) - len(LABEL_FIELDS)
         unset_row = sep.join([header.unset_field] * n_in)
         if chunk.raw is not None:
-            for i, line in enumerate(chunk.raw):
-                base = unset_row if i in chunk.errors else line
-                if i in chunk.errors:
-                    esc[i][-1] = zeek_escape(f"{esc_raw_reason(labeled, i)}", sep)
-                yield base + sep + sep.join(esc[i])
+            base = chunk.raw
+            if chunk.errors:
+                base = [unset_row if i in chunk.errors else line for i, line in enumerate(base)]
         else:
-            names = header.fields[:n_in]
-            types = header.types[:n_in]
-            for i, record in enumerate(chunk.records or []):
-                if i in chunk.errors:
-                    esc[i][-1] = zeek_escape(f"{esc_raw_reason(labeled, i)}", sep)
-                    yield unset_row + sep + sep.join(esc[i])
-                    continue
-                values = [_zeek_value(record.get(f), t, header) for f, t in zip(names, types)]
-                yield sep.join(values) + sep + sep.join(esc[i])
+            names, types = header.fields[:n_in], header.types[:n_in]
+            base = [unset_row if i in chunk.errors else
+                    sep.join(_zeek_value(record.get(f), t, header) for f, t in zip(names, types))
+                    for i, record in enumerate(chunk.records or [])]
+        yield "\n".join(map((sep).join, zip(base, suffixes)))
     if header is not None:
         yield f"#close{header.separator}{_now()}"
 
@@ -235,8 +246,8 @@ def _json_safe(value: object) -> object:
 def write_json(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
     """One JSON object per line, ASCII only (safe on any terminal, valid for jq)."""
     for labeled in chunks:
-        for row in rows_as_dicts(labeled):
-            yield json.dumps(row, ensure_ascii=True, allow_nan=False)
+        if len(labeled.chunk):
+            yield "\n".join(json.dumps(row, ensure_ascii=True, allow_nan=False) for row in rows_as_dicts(labeled))
 
 
 def csv_cell(value: object) -> str:
@@ -286,7 +297,7 @@ def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
             if i in labeled.chunk.errors:
                 row = {**row, "slam.reason": esc_raw_reason(labeled, i)}
             writer.writerow([csv_cell(row.get(c)) for c in columns])
-        yield from buffer.getvalue().splitlines()
+        yield buffer.getvalue().rstrip("\n")
         buffer.seek(0)
         buffer.truncate()
 
@@ -295,5 +306,6 @@ WRITERS = {"zeek": write_zeek, "json": write_json, "csv": write_csv}
 
 
 def write(chunks: Iterable[LabeledChunk], fmt: str) -> Iterator[str]:
-    """Lines of output in ``fmt`` (one of :data:`FORMATS`), without newlines."""
+    """Output text in ``fmt`` (one of :data:`FORMATS`): pieces of one or more whole
+    lines, without the final newline; write each followed by a newline."""
     return WRITERS[fmt](chunks)

@@ -1,0 +1,304 @@
+"""zeekslam at sensor scale: time `label`, `label --format json`, `report`, zat and awk.
+
+    python benchmarks/run.py --rows 2000000            # the table, one run
+    python benchmarks/run.py --memory-check            # label at 2M and 8M rows: is memory flat?
+    python benchmarks/run.py --rows 2000000 --dask     # also the Dask engine (library call)
+
+Every command runs in a fresh subprocess, under ``/usr/bin/time -v`` when it
+exists (else in a fresh wrapper process that reads its own
+``resource.getrusage(RUSAGE_CHILDREN)``), so the peak RSS printed is that
+command's own.  The input is a GENERATED conn.log
+(see ``generate.py``), cached in ``benchmarks/out/`` and reused when its
+``#generated`` line matches the rows and seed asked for.  The file is read once
+before timing so every command starts with it in the page cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import generate  # noqa: E402 - the sibling module, found through HERE
+
+#: The targets of issue 5, checked at the end of a run.
+TARGETS = {
+    "label vs zat": 2.5,  # label at least 2.5x faster than zat's bare read
+    "label vs awk": 2.0,  # label within 2x of the awk floor
+    "report vs label": 2.0,  # report within 2x of label
+    "rss_mb": 300.0,  # label's peak RSS at 2M rows
+    "flatness": 0.20,  # label's peak RSS at 8M rows within 20% of 2M
+}
+
+ZAT_READ = (
+    "import sys\n"
+    "from zat.log_to_dataframe import LogToDataFrame\n"
+    "df = LogToDataFrame().create_dataframe(sys.argv[1])\n"
+    "print(len(df), 'rows', file=sys.stderr)\n"
+)
+
+DASK_LABEL = (
+    "import sys\n"
+    "from zeekslam.dask_engine import label_logs_dask\n"
+    "rows = 0\n"
+    "for frame in label_logs_dask([sys.argv[1]]):\n"
+    "    rows += len(frame)\n"
+    "print(rows, 'rows', file=sys.stderr)\n"
+)
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    rss_mb: float
+    rc: int
+    note: str = ""
+
+
+def zeekslam_cmd() -> list[str]:
+    """The installed ``zeekslam`` script next to this Python, else ``python -m zeekslam``."""
+    script = os.path.join(os.path.dirname(sys.executable), "zeekslam")
+    return [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "zeekslam"]
+
+
+def awk_binary() -> str | None:
+    for name in ("mawk", "gawk", "awk"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+#: Without /usr/bin/time: a fresh wrapper process whose only child is the command,
+#: so its RUSAGE_CHILDREN peak RSS is that command's own.
+RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[1:])\n"
+    "print('Maximum resident set size (kbytes):', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+    " file=sys.stderr)\n"
+    "print('Exit status:', rc, file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
+
+
+def run(name: str, argv: list[str], stdout_path: str | None = None) -> Result:
+    """Run one command in a fresh process; its wall time and its own peak RSS."""
+    time_v = "/usr/bin/time"
+    if os.access(time_v, os.X_OK):
+        full, marker = [time_v, "-v", *argv], "\tCommand being timed"
+    else:
+        full, marker = [sys.executable, "-c", RSS_WRAPPER, *argv], "Maximum resident set size"
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(full, stdout=out, stderr=subprocess.PIPE, check=False)
+    finally:
+        if stdout_path:
+            out.close()
+    seconds = time.perf_counter() - start
+    stderr = proc.stderr.decode("utf-8", "replace")
+    m = re.search(r"Maximum resident set size \(kbytes\):? (\d+)", stderr)
+    rss_kb = float(m.group(1)) if m else 0.0
+    m = re.search(r"Exit status: (\d+)", stderr)
+    rc = int(m.group(1)) if m else proc.returncode
+    own = stderr[: stderr.rfind(marker)] if marker in stderr else stderr
+    note = "" if rc == 0 else " | ".join(own.strip().splitlines()[-3:])[:300]
+    return Result(name, seconds, rss_kb / 1024.0, rc, note)
+
+
+def has_command(cmd: str) -> bool:
+    proc = subprocess.run([*zeekslam_cmd(), "--help"], capture_output=True, text=True, check=False)
+    return re.search(rf"^\s+{cmd}\s", proc.stdout, flags=re.M) is not None
+
+
+def input_file(rows: int, seed: int, out_dir: str, regenerate: bool) -> str:
+    path = os.path.join(out_dir, f"conn.generated-{rows}.log")
+    if not regenerate and os.path.exists(path):
+        with open(path, "rb") as f:
+            head = f.read(2048).decode("ascii", "replace")
+        if f"(rows={rows}, seed={seed})" in head:
+            print(f"input: {path} (cached; --regenerate to rebuild)")
+            return path
+    generate.generate(path, rows, seed)
+    print(f"input: {path}")
+    return path
+
+
+def warm(path: str) -> None:
+    """Read the file once so that every timed command starts with it cached."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def count_data_lines(path: str) -> int:
+    """Data lines (not '#', not empty) of a TSV output, in binary blocks."""
+    n = 0
+    carry = b""
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            block, carry = block[:cut], block[cut:]
+            n += block.count(b"\n") - block.count(b"\n#") - block.count(b"\n\n")
+            if block.startswith(b"#"):
+                n -= 1
+    return n + (1 if carry and not carry.startswith(b"#") else 0)
+
+
+def machine() -> str:
+    model = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.+)", f.read())
+            model = m.group(1).strip() if m else model
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import numpy
+    import pandas
+    return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
+            f"pandas {pandas.__version__}, numpy {numpy.__version__}; load {os.getloadavg()[0]:.2f}")
+
+
+def table(results: list[Result], rows: int) -> None:
+    print(f"\n{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}  status")
+    for r in results:
+        rate = rows / r.seconds if r.seconds else 0.0
+        status = "ok" if r.rc == 0 else f"exit {r.rc}: {r.note}"
+        print(f"{r.name:<34} {r.seconds:8.2f} {rate:12,.0f} {r.rss_mb:12.0f}  {status}")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    out_dir = args.out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    path = input_file(args.rows, args.seed, out_dir, args.regenerate)
+    print(f"machine: {machine()}")
+    warm(path)
+    zs = zeekslam_cmd()
+    results: dict[str, Result] = {}
+
+    def timed(key: str, name: str, argv: list[str], stdout_path: str | None = None) -> None:
+        print(f"running {name} ...", flush=True)
+        results[key] = run(name, argv, stdout_path)
+
+    label_out = os.path.join(out_dir, "label.tsv")
+    timed("label", "zeekslam label (TSV->TSV)", [*zs, "label", path, "-o", label_out, "--no-progress"])
+    timed("json", "zeekslam label --format json",
+          [*zs, "label", path, "--format", "json", "-o", os.path.join(out_dir, "label.json"), "--no-progress"])
+    if has_command("report"):
+        timed("report", "zeekslam report", [*zs, "report", path], os.path.join(out_dir, "report.txt"))
+    else:
+        print("note: `zeekslam report` is not there yet (`zeekslam --help` does not list it): skipped")
+    timed("zat", "zat LogToDataFrame (read only)", [sys.executable, "-c", ZAT_READ, path])
+    awk = awk_binary()
+    if awk:
+        timed("awk", f"{os.path.basename(awk)} one-pass labeler (floor)",
+              [awk, "-f", os.path.join(HERE, "awk_label.awk"), path], os.path.join(out_dir, "awk.tsv"))
+    else:
+        print("note: no awk on this machine: the floor is skipped")
+    if args.dask:
+        timed("dask", "dask engine (label_logs_dask)", [sys.executable, "-c", DASK_LABEL, path])
+
+    table(list(results.values()), args.rows)
+    if results["label"].rc == 0:
+        out_rows = count_data_lines(label_out)
+        print(f"\nlabel output: {out_rows:,} data rows for {args.rows:,} input rows"
+              + ("" if out_rows == args.rows else "  <-- ROWS LOST OR ADDED"))
+    if awk:
+        print(f"awk: {awk}")
+
+    lab = results["label"]
+    print("\ntargets (from this run):")
+    if "zat" in results and results["zat"].rc == 0 and lab.rc == 0:
+        speedup = results["zat"].seconds / lab.seconds
+        print(f"  label vs zat read:   label is {speedup:5.2f}x faster than zat  "
+              f"(target >= {TARGETS['label vs zat']}x)  {verdict(speedup >= TARGETS['label vs zat'])}")
+    if "awk" in results and results["awk"].rc == 0 and lab.rc == 0:
+        slower = lab.seconds / results["awk"].seconds
+        print(f"  label vs awk floor:  label takes {slower:5.2f}x the awk time  "
+              f"(target <= {TARGETS['label vs awk']}x)  {verdict(slower <= TARGETS['label vs awk'])}")
+    if "report" in results and results["report"].rc == 0 and lab.rc == 0:
+        ratio = results["report"].seconds / lab.seconds
+        print(f"  report vs label:     report takes {ratio:5.2f}x the label time  "
+              f"(target <= {TARGETS['report vs label']}x)  {verdict(ratio <= TARGETS['report vs label'])}")
+    elif "report" not in results:
+        print("  report vs label:     not measured (no report command)")
+    if lab.rc == 0:
+        json_ratio = results["json"].seconds / lab.seconds if results["json"].rc == 0 else float("nan")
+        print(f"  label --format json: {json_ratio:5.2f}x the TSV time (no target)")
+        scale = f" (target at 2M rows: <= {TARGETS['rss_mb']:.0f} MB)"
+        ok = lab.rss_mb <= TARGETS["rss_mb"] if args.rows == 2_000_000 else None
+        print(f"  label peak RSS:      {lab.rss_mb:5.0f} MB{scale}  "
+              + (verdict(ok) if ok is not None else "(not at 2M rows)"))
+    if "dask" in results and results["dask"].rc == 0 and lab.rc == 0:
+        print(f"  dask engine:         {results['dask'].seconds / lab.seconds:5.2f}x the label time "
+              "(library call, no writing; no target)")
+    if not args.keep_outputs:
+        for name in ("label.tsv", "label.json", "awk.tsv", "report.txt"):
+            p = os.path.join(out_dir, name)
+            if os.path.exists(p):
+                os.remove(p)
+    return 0 if all(r.rc == 0 for r in results.values()) else 1
+
+
+def memory_check(args: argparse.Namespace) -> int:
+    """label at two sizes: peak RSS should not grow with the input."""
+    os.makedirs(args.out_dir, exist_ok=True)
+    print(f"machine: {machine()}")
+    zs = zeekslam_cmd()
+    sizes = [args.small, args.large]
+    found: list[Result] = []
+    for rows in sizes:
+        path = input_file(rows, args.seed, args.out_dir, args.regenerate)
+        warm(path)
+        out = os.path.join(args.out_dir, "label-memcheck.tsv")
+        print(f"running zeekslam label at {rows:,} rows ...", flush=True)
+        found.append(run(f"zeekslam label, {rows:,} rows", [*zs, "label", path, "-o", out, "--no-progress"]))
+        if os.path.exists(out):
+            os.remove(out)
+    print(f"\n{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}  status")
+    for rows, r in zip(sizes, found, strict=True):
+        status = "ok" if r.rc == 0 else f"exit {r.rc}: {r.note}"
+        print(f"{r.name:<34} {r.seconds:8.2f} {rows / r.seconds:12,.0f} {r.rss_mb:12.0f}  {status}")
+    small, large = found
+    ratio = large.rss_mb / small.rss_mb if small.rss_mb else float("nan")
+    ok = abs(ratio - 1.0) <= TARGETS["flatness"]
+    print(f"\npeak RSS {small.rss_mb:.0f} MB at {sizes[0]:,} rows, {large.rss_mb:.0f} MB at {sizes[1]:,} rows: "
+          f"ratio {ratio:.2f} (target within {TARGETS['flatness']:.0%})  {verdict(ok)}")
+    return 0 if all(r.rc == 0 for r in found) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=2_000_000, help="rows of the generated conn.log (default 2M)")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--out-dir", default=os.path.join(HERE, "out"), help="where inputs and outputs go")
+    ap.add_argument("--regenerate", action="store_true", help="rebuild the input even if cached")
+    ap.add_argument("--keep-outputs", action="store_true", help="keep the labeled outputs")
+    ap.add_argument("--dask", action="store_true", help="also time the Dask engine (library call)")
+    ap.add_argument("--memory-check", action="store_true",
+                    help="run label at --small and --large rows and compare peak RSS")
+    ap.add_argument("--small", type=int, default=2_000_000, help="memory check: smaller size (default 2M)")
+    ap.add_argument("--large", type=int, default=8_000_000, help="memory check: larger size (default 8M)")
+    args = ap.parse_args(argv)
+    return memory_check(args) if args.memory_check else benchmark(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Per-server diagnosis on the real lab logs (stock conn.log only, labeled by label_logs)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from zeekslam.diagnose import (
+    BadServerSpec,
+    MissingColumns,
+    ServerDiagnoser,
+    UnknownServer,
+    diagnose,
+    find,
+    parse_endpoint,
+    why,
+)
+from zeekslam.label import label_logs
+from zeekslam.report import render_json, render_text, render_why, sanitize
+
+LAB = Path(__file__).parent / "data" / "lab"
+TRUTH = pd.read_csv(LAB / "truth.csv")
+
+
+def conn_log(scenario: str, fmt: str = "json") -> str:
+    return str(LAB / scenario / fmt / "conn.log")
+
+
+def frames(scenario: str, fmt: str = "json", chunk_rows: int = 100_000) -> list[pd.DataFrame]:
+    return list(label_logs([conn_log(scenario, fmt)], chunk_rows=chunk_rows))
+
+
+def by_server(diagnoses) -> dict[str, object]:
+    return {d.server: d for d in diagnoses}
+
+
+def truth_rows(pcap: str, port: int) -> pd.DataFrame:
+    return TRUTH[(TRUTH.pcap == f"{pcap}.pcap") & (TRUTH.resp_p == port)]
+
+
+def crash_epochs() -> dict[str, float]:
+    notes = truth_rows("crash_day", 2200).notes.iloc[0]
+    return {k: float(v) for k, v in re.findall(r"(\w+_epoch)=([0-9.]+)", notes)}
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return by_server(diagnose(frames("mixed_dev")))
+
+
+# ---------------------------------------------------------------------------
+# mixed_dev: allow-list, connection limit, healthy
+
+
+def test_mixed_dev_ranks_and_servers(mixed):
+    # ftp-data connections (high PASV ports) are not servers with a door
+    assert set(mixed) == {"127.0.0.1:2191", "127.0.0.1:2192", "127.0.0.1:2193"}
+    ranked = diagnose(frames("mixed_dev"))
+    assert [d.server for d in ranked] == ["127.0.0.1:2192", "127.0.0.1:2191", "127.0.0.1:2193"]
+
+
+def test_mixed_dev_2191_is_an_ip_allowlist_naming_the_denied_client(mixed):
+    d = mixed["127.0.0.1:2191"]
+    truth = truth_rows("mixed_dev", 2191)
+    denied = truth[truth.expected_label == "slammed"]
+    assert set(denied.orig_h) == {"127.0.0.5"}
+    assert d.verdict == "ip_allowlist"
+    assert d.confidence == "high"
+    assert d.allowlist.denied == ["127.0.0.5"]
+    assert d.allowlist.denied_refused == len(denied) == 15
+    assert d.allowlist.denied_attempts == 15
+    others = truth[truth.orig_h != "127.0.0.5"]
+    assert d.allowlist.other_clients == others.orig_h.nunique() == 3
+    assert d.allowlist.other_served == len(others) == 21
+    assert d.label_counts == {"completed": 21, "slammed": 15}
+    assert d.limit is None and d.crash_windows == []
+    assert d.summary == (
+        "127.0.0.1:2191 — IP allow-list: 127.0.0.5 refused 15/15 times, "
+        "3 other client(s) served 21/21 in the same window"
+    )
+
+
+def test_mixed_dev_2192_is_a_connection_limit_of_two(mixed):
+    d = mixed["127.0.0.1:2192"]
+    assert d.verdict == "connection_limit"
+    assert d.limit.k == 2
+    # every refusal came while two sessions were open, every success below two
+    assert d.limit.refusals_at_or_above == d.limit.refusals == d.label_counts["refused_with_reply"]
+    assert d.limit.served_below == d.limit.served == d.label_counts["completed"]
+    assert set(d.concurrency_refused) == {2}
+    assert max(d.concurrency_served) == 1
+    # the refusals the client closed first (ShAdFf) also sit at the ceiling
+    assert d.limit.reply_only_at_or_above == d.label_counts.get("client_closed_silent", 0) > 0
+    assert d.door_events == d.label_counts["refused_with_reply"]
+    truth = truth_rows("mixed_dev", 2192)
+    assert d.connections == len(truth)
+    assert d.allowlist is None
+
+
+def test_mixed_dev_2193_is_healthy(mixed):
+    d = mixed["127.0.0.1:2193"]
+    assert d.verdict == "healthy"
+    assert d.door_events == 0
+    assert d.served == len(truth_rows("mixed_dev", 2193)) == 14
+
+
+def test_verdicts_hold_with_tsv_conn_log_and_small_chunks(mixed):
+    """Stock conn.log alone (no slam.log anywhere), TSV, streamed 7 rows at a time."""
+    small = by_server(diagnose(frames("mixed_dev", "tsv", chunk_rows=7)))
+    for server, d in mixed.items():
+        s = small[server]
+        assert (s.verdict, s.label_counts, s.concurrency_refused, s.concurrency_served) == (
+            d.verdict,
+            d.label_counts,
+            d.concurrency_refused,
+            d.concurrency_served,
+        )
+        assert s.concurrency_source == "conn.log intervals"
+    assert small["127.0.0.1:2192"].limit.k == 2
+
+
+# ---------------------------------------------------------------------------
+# crash_day, conn_limit_421, port_closed, filtered
+
+
+def test_crash_day_finds_the_crash_window():
+    epochs = crash_epochs()
+    kill, restart, hang = epochs["kill_epoch"], epochs["restart_epoch"], epochs["hang_epoch"]
+    (d,) = diagnose(frames("crash_day"))
+    assert d.server == "127.0.0.1:2200"
+    assert d.verdict == "service_crash"
+    assert len(d.crash_windows) == 1
+    w = d.crash_windows[0]
+    assert w.start <= restart and w.end >= kill  # overlaps [kill, restart]
+    assert kill - 0.01 <= w.start <= kill + 0.01  # the in-flight resets came with the kill
+    assert w.end <= restart and w.recovered_at >= restart
+    assert abs(w.first_affected - hang) < 0.01  # accepted by the hung process, never served
+    assert w.preceded_by_success
+    refused = truth_rows("crash_day", 2200)
+    assert w.kinds["rejected"] == (refused.expected_label == "rejected").sum() == 16
+    assert w.clients >= 2
+
+
+@pytest.mark.parametrize("port", [2127, 2128])
+def test_conn_limit_421_servers_have_limit_two(port):
+    d = by_server(diagnose(frames("conn_limit_421")))[f"127.0.0.1:{port}"]
+    assert d.verdict == "connection_limit"
+    assert d.limit.k == 2
+    refused = truth_rows("conn_limit_421", port)
+    assert d.limit.refusals == (refused.expected_label == "refused_with_reply").sum() == 3
+
+
+def test_port_closed():
+    (d,) = diagnose(frames("port_closed"))
+    assert (d.server, d.verdict, d.confidence) == ("127.0.0.1:2150", "port_closed", "high")
+    assert d.door_events == len(truth_rows("port_closed", 2150)) == 3
+
+
+def test_filtered():
+    (d,) = diagnose(frames("filtered"))
+    assert (d.server, d.verdict) == ("127.0.0.1:2160", "filtered")
+    assert d.label_counts == {"no_answer": 2}
+
+
+def test_backlog_overflow_is_an_unresponsive_application():
+    (d,) = diagnose(frames("backlog_overflow"))
+    assert d.verdict == "unresponsive_application"
+
+
+def test_smtp_refusal_is_mixed_deny_list_and_limit():
+    (d,) = diagnose(frames("smtp_refusal"))
+    assert d.verdict == "mixed"
+    assert set(d.components) == {"ip_allowlist", "connection_limit"}
+    assert d.allowlist.denied == ["127.0.0.3"]  # the 554 client
+    assert d.limit.k == 2
+
+
+# ---------------------------------------------------------------------------
+# the seed's hypotheses
+
+
+def test_why_on_the_allowlist_server(mixed):
+    hyps = {h.name: h for h in why(mixed["127.0.0.1:2191"])}
+    assert hyps["client_ip_not_allowed"].status == "supported"
+    assert hyps["faulty_handshake_ack"].status == "ruled out"
+    assert "FIN" in hyps["faulty_handshake_ack"].evidence
+    assert hyps["application_crash"].status == "ruled out"
+    assert hyps["connection_limit"].status == "ruled out"
+    assert hyps["middlebox"].status == "ruled out"
+
+
+def test_why_on_limit_and_crash(mixed):
+    hyps = {h.name: h for h in why(mixed["127.0.0.1:2192"])}
+    assert hyps["connection_limit"].status == "supported"
+    assert "Zeek script" in hyps["connection_limit"].settle  # no reply text known from conn.log
+    assert hyps["client_ip_not_allowed"].status == "ruled out"
+    (crash,) = diagnose(frames("crash_day"))
+    hyps = {h.name: h for h in why(crash)}
+    assert hyps["application_crash"].status == "supported"
+    assert hyps["connection_limit"].status == "ruled out"
+    text = render_why(crash)
+    assert "The application crashed: SUPPORTED" in text
+
+
+# ---------------------------------------------------------------------------
+# inputs, streaming state, safety
+
+
+def test_resp_concurrent_column_is_used_when_present():
+    """Synthetic values in the column the project's slam.log join provides (not Zeek output)."""
+    fr = pd.concat(frames("mixed_dev"), ignore_index=True)
+    fr["resp_concurrent"] = (fr["slam.label"] == "refused_with_reply").map({True: 7.0, False: 0.0})
+    d = by_server(diagnose([fr]))["127.0.0.1:2192"]
+    assert d.limit.k == 7
+    assert d.concurrency_source.startswith("project Zeek log")
+
+
+def test_state_stays_bounded_on_a_long_stream():
+    base = pd.concat(frames("mixed_dev"), ignore_index=True)
+    span = base.ts.max() - base.ts.min() + 30
+    diag = ServerDiagnoser(max_pending=500, max_window=300, horizon=20, sample_points=200, max_bins=50)
+    for i in range(60):
+        chunk = base.copy()
+        chunk["ts"] = chunk["ts"] + i * span
+        diag.add(chunk)
+        for srv in diag.servers.values():
+            assert len(srv.pending["t"]) <= 500 + len(base)
+            assert len(srv.w_start) <= 300
+            assert len(srv.bins) <= 50
+            assert len(srv.pts_ok.t) <= 200 and len(srv.pts_bad.t) <= 200
+    out = by_server(diag.finish())
+    assert out["127.0.0.1:2191"].verdict == "ip_allowlist"
+    assert out["127.0.0.1:2192"].verdict == "connection_limit" and out["127.0.0.1:2192"].limit.k == 2
+    assert out["127.0.0.1:2192"].connections == 60 * 86
+
+
+def test_hostile_reply_text_is_escaped_in_text_and_json():
+    fr = pd.concat(frames("conn_limit_421"), ignore_index=True)
+    evil = "421 \x1b[2J\x1b]0;pwned\x07 too many \u202eevil\udc9b"
+    fr["slam.reply"] = fr["slam.reply"].astype(object)  # arrow strings cannot hold undecodable bytes
+    fr.loc[fr["slam.label"] == "refused_with_reply", "slam.reply"] = evil
+    ds = diagnose([fr])
+    text = render_text(ds)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b[2J" in text and "\\u202e" in text and "\\x9b" in text
+    doc = json.loads(render_json(ds))
+    assert doc["servers"][0]["replies"] == {evil: 3}
+    assert sanitize("a\tb\nc\x9b") == "a\\x09b\\x0ac\\x9b"
+
+
+def test_json_document_is_complete(mixed):
+    doc = json.loads(render_json(list(mixed.values())))
+    assert doc["servers_total"] == 3
+    s = {x["server"]: x for x in doc["servers"]}
+    assert s["127.0.0.1:2191"]["allowlist"]["denied"] == ["127.0.0.5"]
+    assert s["127.0.0.1:2192"]["limit"]["k"] == 2
+    assert {h["name"] for h in s["127.0.0.1:2191"]["why"]} == {
+        "faulty_handshake_ack",
+        "connection_limit",
+        "application_crash",
+        "client_ip_not_allowed",
+        "middlebox",
+    }
+    assert all(not (isinstance(v, float) and math.isnan(v)) for v in s["127.0.0.1:2193"].values())
+
+
+def test_endpoints_and_errors(mixed):
+    assert parse_endpoint("127.0.0.1:2191") == ("127.0.0.1", 2191)
+    assert parse_endpoint("[::1]:21") == ("::1", 21)
+    with pytest.raises(BadServerSpec):
+        parse_endpoint("127.0.0.1")
+    with pytest.raises(UnknownServer):
+        find(mixed.values(), "127.0.0.1:9")
+    with pytest.raises(MissingColumns):
+        ServerDiagnoser().add(pd.read_json(conn_log("mixed_dev"), lines=True))
+
+
+def test_empty_and_non_tcp_input():
+    assert diagnose([]) == []
+    fr = frames("port_closed")[0].assign(proto="udp")
+    d = ServerDiagnoser()
+    d.add(fr)
+    assert d.finish() == [] and d.skipped == len(fr)
+    assert "no TCP connections" in render_text([])
