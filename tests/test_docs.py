@@ -36,3 +36,8 @@ def test_ci_runs_the_readme_test_command():
     command = "pip install -e '.[test]' && python -m pytest"
     assert f"```sh\n{command}\n```" in README
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_carries_the_zeek_package_section_verbatim():
+    section = (ROOT / "docs" / "zeek-package.md").read_text().rstrip("\n")
+    assert section in README
