@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -339,7 +338,7 @@ def generate(path: str, rows: int, seed: int = 42, block_rows: int = 250_000, qu
     if not quiet:
         size = os.path.getsize(path)
         print(f"generated {rows:,} rows, {size / 1e6:,.0f} MB in {time.perf_counter() - start:.1f} s: {path}",
-              file=sys.stderr)
+              flush=True)
     return path
 
 

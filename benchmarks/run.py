@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -63,6 +64,7 @@ class Result:
     rss_mb: float
     rc: int
     note: str = ""
+    timed_out: bool = False
 
 
 def zeekslam_cmd() -> list[str]:
@@ -91,7 +93,7 @@ RSS_WRAPPER = (
 )
 
 
-def run(name: str, argv: list[str], stdout_path: str | None = None) -> Result:
+def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: float | None = None) -> Result:
     """Run one command in a fresh process; its wall time and its own peak RSS."""
     time_v = "/usr/bin/time"
     if os.access(time_v, os.X_OK):
@@ -100,17 +102,24 @@ def run(name: str, argv: list[str], stdout_path: str | None = None) -> Result:
         full, marker = [sys.executable, "-c", RSS_WRAPPER, *argv], "Maximum resident set size"
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
     start = time.perf_counter()
+    # Its own session, so that a timeout can stop the command and its children together.
+    proc = subprocess.Popen(full, stdout=out, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        proc = subprocess.run(full, stdout=out, stderr=subprocess.PIPE, check=False)
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return Result(name, time.perf_counter() - start, float("nan"), -1, f"stopped after {timeout:.0f} s",
+                      timed_out=True)
     finally:
         if stdout_path:
             out.close()
     seconds = time.perf_counter() - start
-    stderr = proc.stderr.decode("utf-8", "replace")
+    stderr = err.decode("utf-8", "replace")
     m = re.search(r"Maximum resident set size \(kbytes\):? (\d+)", stderr)
     rss_kb = float(m.group(1)) if m else 0.0
     m = re.search(r"Exit status: (\d+)", stderr)
-    rc = int(m.group(1)) if m else proc.returncode
+    rc = int(m.group(1)) if m else int(proc.returncode)
     own = stderr[: stderr.rfind(marker)] if marker in stderr else stderr
     note = "" if rc == 0 else " | ".join(own.strip().splitlines()[-3:])[:300]
     return Result(name, seconds, rss_kb / 1024.0, rc, note)
@@ -174,9 +183,15 @@ def machine() -> str:
 def table(results: list[Result], rows: int) -> None:
     print(f"\n{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}  status")
     for r in results:
-        rate = rows / r.seconds if r.seconds else 0.0
-        status = "ok" if r.rc == 0 else f"exit {r.rc}: {r.note}"
-        print(f"{r.name:<34} {r.seconds:8.2f} {rate:12,.0f} {r.rss_mb:12.0f}  {status}")
+        print(row_text(r, rows))
+
+
+def row_text(r: Result, rows: int) -> str:
+    rate = rows / r.seconds if r.seconds else 0.0
+    status = "ok" if r.rc == 0 else (r.note if r.timed_out else f"exit {r.rc}: {r.note}")
+    if r.timed_out:
+        return f"{r.name:<34} {'>' + format(r.seconds, '.1f'):>8} {'<' + format(rate, ',.0f'):>12} {'?':>12}  {status}"
+    return f"{r.name:<34} {r.seconds:8.2f} {rate:12,.0f} {r.rss_mb:12.0f}  {status}"
 
 
 def verdict(ok: bool) -> str:
@@ -192,16 +207,20 @@ def benchmark(args: argparse.Namespace) -> int:
     zs = zeekslam_cmd()
     results: dict[str, Result] = {}
 
-    def timed(key: str, name: str, argv: list[str], stdout_path: str | None = None) -> None:
-        print(f"running {name} ...", flush=True)
-        results[key] = run(name, argv, stdout_path)
+    def timed(key: str, name: str, argv: list[str], stdout_path: str | None = None,
+              timeout: float | None = None) -> None:
+        print(f"running {name} ..." + (f" (stopped after {timeout:.0f} s)" if timeout else ""), flush=True)
+        results[key] = run(name, argv, stdout_path, timeout)
 
     label_out = os.path.join(out_dir, "label.tsv")
     timed("label", "zeekslam label (TSV->TSV)", [*zs, "label", path, "-o", label_out, "--no-progress"])
     timed("json", "zeekslam label --format json",
           [*zs, "label", path, "--format", "json", "-o", os.path.join(out_dir, "label.json"), "--no-progress"])
     if has_command("report"):
-        timed("report", "zeekslam report", [*zs, "report", path], os.path.join(out_dir, "report.txt"))
+        # A report slower than 10x label misses its 2x target anyway: stop it there.
+        limit = args.report_timeout or max(60.0, 10 * results["label"].seconds)
+        timed("report", "zeekslam report", [*zs, "report", path, "-o", os.path.join(out_dir, "report.txt")],
+              timeout=limit)
     else:
         print("note: `zeekslam report` is not there yet (`zeekslam --help` does not list it): skipped")
     timed("zat", "zat LogToDataFrame (read only)", [sys.executable, "-c", ZAT_READ, path])
@@ -232,7 +251,11 @@ def benchmark(args: argparse.Namespace) -> int:
         slower = lab.seconds / results["awk"].seconds
         print(f"  label vs awk floor:  label takes {slower:5.2f}x the awk time  "
               f"(target <= {TARGETS['label vs awk']}x)  {verdict(slower <= TARGETS['label vs awk'])}")
-    if "report" in results and results["report"].rc == 0 and lab.rc == 0:
+    if "report" in results and results["report"].timed_out and lab.rc == 0:
+        ratio = results["report"].seconds / lab.seconds
+        print(f"  report vs label:     report takes > {ratio:4.1f}x the label time (stopped)  "
+              f"(target <= {TARGETS['report vs label']}x)  MISS")
+    elif "report" in results and results["report"].rc == 0 and lab.rc == 0:
         ratio = results["report"].seconds / lab.seconds
         print(f"  report vs label:     report takes {ratio:5.2f}x the label time  "
               f"(target <= {TARGETS['report vs label']}x)  {verdict(ratio <= TARGETS['report vs label'])}")
@@ -253,7 +276,7 @@ def benchmark(args: argparse.Namespace) -> int:
             p = os.path.join(out_dir, name)
             if os.path.exists(p):
                 os.remove(p)
-    return 0 if all(r.rc == 0 for r in results.values()) else 1
+    return 0 if all(r.rc == 0 or r.timed_out for r in results.values()) else 1
 
 
 def memory_check(args: argparse.Namespace) -> int:
@@ -273,8 +296,7 @@ def memory_check(args: argparse.Namespace) -> int:
             os.remove(out)
     print(f"\n{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}  status")
     for rows, r in zip(sizes, found, strict=True):
-        status = "ok" if r.rc == 0 else f"exit {r.rc}: {r.note}"
-        print(f"{r.name:<34} {r.seconds:8.2f} {rows / r.seconds:12,.0f} {r.rss_mb:12.0f}  {status}")
+        print(row_text(r, rows))
     small, large = found
     ratio = large.rss_mb / small.rss_mb if small.rss_mb else float("nan")
     ok = abs(ratio - 1.0) <= TARGETS["flatness"]
@@ -291,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", default=os.path.join(HERE, "out"), help="where inputs and outputs go")
     ap.add_argument("--regenerate", action="store_true", help="rebuild the input even if cached")
     ap.add_argument("--keep-outputs", action="store_true", help="keep the labeled outputs")
+    ap.add_argument("--report-timeout", type=float, default=None, metavar="SECONDS",
+                    help="stop `report` after this long (default: 10x the label time, at least 60 s)")
     ap.add_argument("--dask", action="store_true", help="also time the Dask engine (library call)")
     ap.add_argument("--memory-check", action="store_true",
                     help="run label at --small and --large rows and compare peak RSS")

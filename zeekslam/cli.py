@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import click
 
+from .cli_report import report
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, LabelOptions, Pattern, decide, label_chunks
 from .read import LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
@@ -221,15 +222,7 @@ def explain(history, state, port, orig_bytes, resp_bytes, duration, service, rep
     click.echo("why: " + safe_text(verdict.reason.format(**fill)))
 
 
-def _register_optional_commands() -> None:
-    try:
-        from .cli_report import report
-    except ImportError:  # the report command lives in its own module
-        return
-    cli.add_command(report)
-
-
-_register_optional_commands()
+cli.add_command(report)
 
 
 def main() -> None:

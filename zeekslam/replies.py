@@ -25,7 +25,8 @@ UNAVAILABLE = "unavailable"
 # Order matters: per-IP wording also says "too many", so it is tested first.
 _PER_IP = re.compile(
     r"(from|per) (this|your|the same|one|each|a single)? ?(ip|host|address|client)"
-    r"|same ip|per[- ]ip|from your (internet )?address|clients? \(\d+\) from your host",
+    r"|same ip|per[- ]ip|from your (internet )?address|clients? \(\d+\) from your host"
+    r"|from \[?(\d{1,3}\.){3}\d{1,3}|from \[?[0-9a-f]{0,4}:[0-9a-f:]+",  # "... from 192.0.2.7"
     re.I,
 )
 _LIMIT = re.compile(
@@ -38,6 +39,8 @@ _DENIED = re.compile(
     r"|permission|not authori[sz]ed|rejected|no connections allowed|prohibited|policy",
     re.I,
 )
+# A ban outranks the "too many" it often mentions ("banned for too many failed logins").
+_BANNED = re.compile(r"\bbann(ed|ing)\b|\bblock(ed|listed)\b|blacklist", re.I)
 _TIMEOUT = re.compile(r"time ?out|timed out|idle|inactivity", re.I)
 
 
@@ -75,6 +78,8 @@ def classify(code: int | None, text: str | None) -> ReplyMeaning:
 
 def refusal_kind(text: str, code: int | None = None) -> str:
     """The kind of refusal a reply text describes."""
+    if _BANNED.search(text):
+        return ACCESS_DENIED
     if _LIMIT.search(text):
         return PER_IP_LIMIT if _PER_IP.search(text) else CONN_LIMIT
     if _DENIED.search(text):
