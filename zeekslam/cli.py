@@ -10,7 +10,7 @@ import click
 from .cli_report import report
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, LabelOptions, Pattern, decide, label_chunks
-from .read import LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
+from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
 from .write import FORMATS, safe_text, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -101,7 +101,7 @@ class Tally:
               "instead of keeping it as a 'malformed' row.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a running row count on stderr (default: when stderr is a terminal).")
-@click.option("--chunk-rows", type=click.IntRange(1000), default=100_000, show_default=True, hidden=True)
+@click.option("--chunk-rows", type=click.IntRange(1000), default=CHUNK_ROWS, show_default=True, hidden=True)
 @label_options
 def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, server_first_ports,
           short_reply_max) -> None:

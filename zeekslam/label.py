@@ -21,6 +21,7 @@ import pandas as pd
 from . import replies
 from .history import HistoryError, decode
 from .read import (
+    CHUNK_ROWS,
     CONN,
     LABEL_COLUMNS,
     SLAM,
@@ -290,6 +291,18 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
+def _column_codes(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Factorize a text column; unset values become ''.  One pass, no per-row Python."""
+    if name not in frame.columns:
+        return np.zeros(len(frame), dtype=np.intp), np.array([""], dtype=object)
+    codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(uniques), codes)
+        uniques = np.append(uniques, "")
+    return codes, uniques
+
+
 def _reply_columns(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
     """The server's first reply (code, text) per row, from slam.log facts."""
     code = _num(frame, "ftp_reply_code")
@@ -324,10 +337,10 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
         for name in LABEL_FIELDS:
             out[name] = pd.Series(dtype=object)
         return out
-    proto_codes, proto_u = _codes(_text(frame, "proto"))
-    hist_codes, hist_u = _codes(_text(frame, "history"))
-    state_codes, state_u = _codes(_text(frame, "conn_state"))
-    serv_codes, serv_u = _codes(_text(frame, "service"))
+    proto_codes, proto_u = _column_codes(frame, "proto")
+    hist_codes, hist_u = _column_codes(frame, "history")
+    state_codes, state_u = _column_codes(frame, "conn_state")
+    serv_codes, serv_u = _column_codes(frame, "service")
     serv_class = np.array([_service_class(s) for s in serv_u], dtype=object)
     resp_p = _num(frame, "id.resp_p")
     server_first_port = np.isin(np.nan_to_num(resp_p, nan=-1).astype(np.int64),
@@ -346,8 +359,8 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
     reply_codes, reply_u = _codes(reply_key)
     ttl_a, ttl_b = _num(frame, "resp_ttl_synack"), _num(frame, "resp_ttl_close")
     ttl = np.select([np.isnan(ttl_a) | np.isnan(ttl_b), ttl_a != ttl_b], [0, 2], 1)
-    sc_codes, sc_u = _codes(_text(frame, "closer"))
-    sk_codes, sk_u = _codes(_text(frame, "close_kind"))
+    sc_codes, sc_u = _column_codes(frame, "closer")
+    sk_codes, sk_u = _column_codes(frame, "close_kind")
 
     keys = pd.DataFrame({
         "p": proto_codes, "h": hist_codes, "s": state_codes, "v": serv_codes,
@@ -470,7 +483,7 @@ def load_slam_facts(paths: Sequence[str], strict: bool = False) -> pd.DataFrame:
 
 
 def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = None, *,
-                 chunk_rows: int = 100_000, strict: bool = False,
+                 chunk_rows: int = CHUNK_ROWS, strict: bool = False,
                  columns: Sequence[str] | None = LABEL_COLUMNS) -> Iterator[LabeledChunk]:
     """Read and label every row of the given logs, chunk by chunk, in input order.
 
@@ -503,7 +516,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
             yield LabeledChunk(chunk, label_frame(frame, options, chunk.errors, where))
 
 
-def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = 100_000,
+def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,
                strict: bool = False) -> Iterator[pd.DataFrame]:
     """Labeled frames of the given logs (files, directories or '-'), in input order."""
     for labeled in label_chunks(paths, options, chunk_rows=chunk_rows, strict=strict):

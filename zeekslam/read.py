@@ -80,6 +80,9 @@ _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 _ROTATED = re.compile(r"^(?P<kind>[a-z_]+)\.\d{2}[:_]\d{2}[:_]\d{2}-\d{2}[:_]\d{2}[:_]\d{2}\.log(\.gz)?$")
 _LOG_NAME = re.compile(r"^(?P<kind>[a-z_]+?)(\.[^/]*)?\.log(\.gz)?$")
 READ_BLOCK = 1 << 20
+#: Rows per chunk: small enough to stay in cache and keep peak memory near 200 MB,
+#: large enough that per-chunk overhead does not show (measured: 10k-30k is the sweet spot).
+CHUNK_ROWS = 25_000
 
 
 class ZeekslamError(Exception):
@@ -445,7 +448,7 @@ def _json_text(value: object) -> object:
     return value if isinstance(value, str) else str(value)
 
 
-def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000,
+def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS,
              strict: bool = False) -> Iterator[LogChunk]:
     """Read one Zeek log (TSV or JSON, plain or gzip, or '-' for stdin) in chunks.
 
