@@ -94,7 +94,8 @@ class Tally:
 @click.argument("logs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("-f", "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
               help="Output format: zeek (TSV with the input's header plus slam.* columns), json (one object "
-                   "per line), csv.  auto: zeek for TSV input, json for JSON input.")
+                   "per line, Zeek's flat names), ecs (Elastic Common Schema documents for a SIEM), csv.  "
+                   "auto: zeek for TSV input, json for JSON input.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8", errors="surrogateescape", lazy=True),
               default="-", help="Write here instead of stdout.")
 @click.option("--strict", is_flag=True, help="Stop with exit code 2 at the first malformed line "
@@ -126,7 +127,7 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
     tally = Tally(show)
     try:
         inputs = find_inputs(logs)
-        columns = LABEL_COLUMNS if fmt in ("zeek", "auto") else None
+        columns = LABEL_COLUMNS if fmt in ("zeek", "auto") else None  # the others rebuild every column
         chunks = tally.watch(label_chunks(inputs, options, chunk_rows=chunk_rows, strict=strict,
                                           columns=columns))
         first = next(chunks, None)

@@ -23,7 +23,7 @@ import pandas as pd
 from .label import LABEL_FIELDS, LabeledChunk
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, unescape
 
-FORMATS = ("zeek", "json", "csv")
+FORMATS = ("zeek", "json", "ecs", "csv")
 
 # Control characters, DEL, C1 controls, and bytes that were not valid UTF-8
 # (kept as lone surrogates by the reader).
@@ -302,7 +302,77 @@ def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
         buffer.truncate()
 
 
-WRITERS = {"zeek": write_zeek, "json": write_json, "csv": write_csv}
+# ---------------------------------------------------------------------------
+# Elastic Common Schema, for SIEM pipelines
+
+ECS_VERSION = "8.11.0"
+_ECS_DENIED = {"slammed", "refused_with_reply", "reset_after_accept", "rejected", "reset_by_middlebox"}
+_ECS_FAILED = _ECS_DENIED | {"no_answer", "server_silent", "attempt_aborted", "reset_by_responder",
+                             "reset_by_originator", "idle_closed", "client_closed_silent"}
+_ECS_MAP = {  # flat Zeek conn.log name -> ECS field
+    "id.orig_h": "source.ip", "id.orig_p": "source.port", "id.resp_h": "destination.ip",
+    "id.resp_p": "destination.port", "orig_bytes": "source.bytes", "resp_bytes": "destination.bytes",
+    "orig_pkts": "source.packets", "resp_pkts": "destination.packets", "proto": "network.transport",
+    "community_id": "network.community_id", "uid": "zeek.session_id",
+}
+
+
+def _nest(flat: dict) -> dict:
+    doc: dict = {}
+    for key, value in flat.items():
+        node = doc
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return doc
+
+
+def ecs_document(row: dict) -> dict:
+    """One labeled row as a nested ECS document (zeek.* and zeekslam.* hold the rest)."""
+    flat: dict = {"ecs.version": ECS_VERSION, "event.module": "zeek", "event.dataset": "zeek.connection"}
+    label = row.get("slam.label", "")
+    if "_raw" in row:
+        flat.update({"event.kind": "pipeline_error", "event.original": row["_raw"],
+                     "error.message": row.get("slam.reason", ""), "log.file.path": row.get("_source"),
+                     "zeekslam.label": "malformed"})
+        return _nest(flat)
+    ts = row.get("ts")
+    if isinstance(ts, int | float):
+        flat["@timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
+    flat["event.kind"] = "event"
+    flat["event.category"] = ["network"]
+    flat["event.type"] = ["connection", "denied"] if label in _ECS_DENIED else ["connection"]
+    flat["event.outcome"] = ("failure" if label in _ECS_FAILED else "success" if label == "completed"
+                             else "unknown")
+    if isinstance(row.get("duration"), int | float):
+        flat["event.duration"] = int(row["duration"] * 1e9)
+    for name, field in _ECS_MAP.items():
+        if name in row:
+            flat[field] = row[name]
+    if row.get("service"):
+        flat["network.protocol"] = str(row["service"]).split(",")[0]
+    for name in ("history", "conn_state", "missed_bytes", "service"):
+        if name in row:
+            flat[f"zeek.connection.{name}"] = row[name]
+    if label:
+        flat["event.action"] = label
+        flat["event.reason"] = row.get("slam.reason", "")
+    for name in LABEL_FIELDS:
+        if row.get(name):
+            flat["zeekslam." + name.split(".", 1)[1]] = row[name]
+    return _nest(flat)
+
+
+def write_ecs(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
+    """One ECS JSON document per line (nested objects), ASCII only."""
+    for labeled in chunks:
+        if len(labeled.chunk):
+            yield "\n".join(json.dumps(ecs_document(row), ensure_ascii=True, allow_nan=False)
+                             for row in rows_as_dicts(labeled))
+
+
+WRITERS = {"zeek": write_zeek, "json": write_json, "ecs": write_ecs, "csv": write_csv}
 
 
 def write(chunks: Iterable[LabeledChunk], fmt: str) -> Iterator[str]:
