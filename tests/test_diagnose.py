@@ -7,6 +7,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,6 +21,7 @@ from zeekslam.diagnose import (
     parse_endpoint,
     why,
 )
+from zeekslam.diagnose import _open_counts as open_counts
 from zeekslam.label import label_logs
 from zeekslam.report import render_json, render_text, render_why, sanitize
 
@@ -180,6 +182,38 @@ def test_smtp_refusal_is_mixed_deny_list_and_limit():
     assert d.limit.k == 2
 
 
+def test_crash_window_survives_tiny_chunks_and_horizon():
+    """Rows finalized a few at a time, long sessions logged after the crash: one window."""
+    epochs = crash_epochs()
+    (whole,) = diagnose(frames("crash_day"))
+    (small,) = diagnose(frames("crash_day", chunk_rows=3), horizon=0.5)
+    assert [(w.start, w.end, w.events) for w in small.crash_windows] == [
+        (w.start, w.end, w.events) for w in whole.crash_windows
+    ]
+    assert small.crash_windows[0].start <= epochs["restart_epoch"]
+
+
+def test_a_limit_victim_is_not_called_denied():
+    """Read twice, conn_limit_421's once-refused clients are refused twice, only at the ceiling."""
+    twice = frames("conn_limit_421") * 2
+    for d in diagnose(twice):
+        assert d.verdict == "connection_limit", d.summary
+        assert d.allowlist is None
+
+
+def test_open_counts_matches_brute_force():
+    rng = np.random.default_rng(7)
+    g_w = rng.integers(0, 5, 400)
+    s_w = 1.7e9 + rng.uniform(0, 100, 400)
+    e_w = s_w + rng.exponential(5, 400)
+    g_q = rng.integers(0, 6, 300)
+    t_q = 1.7e9 + rng.uniform(-5, 110, 300)
+    t_q[:20] = s_w[:20]  # an interval's own start is not "open"
+    g_q[:20] = g_w[:20]
+    want = [int(((g_w == g) & (s_w < t) & (t < e_w)).sum()) for g, t in zip(g_q, t_q, strict=True)]
+    assert open_counts(g_w, s_w, e_w, g_q, t_q).astype(int).tolist() == want
+
+
 # ---------------------------------------------------------------------------
 # the seed's hypotheses
 
@@ -223,20 +257,39 @@ def test_resp_concurrent_column_is_used_when_present():
 def test_state_stays_bounded_on_a_long_stream():
     base = pd.concat(frames("mixed_dev"), ignore_index=True)
     span = base.ts.max() - base.ts.min() + 30
-    diag = ServerDiagnoser(max_pending=500, max_window=300, horizon=20, sample_points=200, max_bins=50)
+    diag = ServerDiagnoser(max_pending=500, max_window=300, horizon=20, sample_points=40, sample_served=20, max_bins=50)
     for i in range(60):
         chunk = base.copy()
         chunk["ts"] = chunk["ts"] + i * span
         diag.add(chunk)
-        for srv in diag.servers.values():
-            assert len(srv.pending["t"]) <= 500 + len(base)
-            assert len(srv.w_start) <= 300
-            assert len(srv.bins) <= 50
-            assert len(srv.pts_ok.t) <= 200 and len(srv.pts_bad.t) <= 200
+        size = diag.state_size()
+        assert size["servers"] == 3
+        assert size["pending"] <= 500 + len(base)
+        assert size["window"] <= 300
+        assert size["samples"] <= 3 * (40 + 20)
     out = by_server(diag.finish())
     assert out["127.0.0.1:2191"].verdict == "ip_allowlist"
     assert out["127.0.0.1:2192"].verdict == "connection_limit" and out["127.0.0.1:2192"].limit.k == 2
     assert out["127.0.0.1:2192"].connections == 60 * 86
+    assert len(out["127.0.0.1:2192"].timeline["served"]) <= 50
+
+
+def test_scan_targets_are_folded_per_host():
+    """Endpoints that never accept are folded beyond max_probe_servers; real servers stay."""
+    fr = pd.concat(frames("port_closed"), ignore_index=True)
+    rows = []
+    for port in range(3000, 3040):  # the same real rejected rows, as if sent to 40 closed ports
+        rows.append(fr.assign(**{"id.resp_p": float(port)}))
+    diag = ServerDiagnoser(max_probe_servers=8)
+    for chunk in [*frames("mixed_dev"), *rows]:
+        diag.add(chunk)
+    assert diag.state_size()["servers"] <= 3 + 8
+    out = by_server(diag.finish())
+    assert out["127.0.0.1:2191"].verdict == "ip_allowlist"
+    folded = out["127.0.0.1:*"]
+    assert folded.verdict == "port_closed"
+    assert folded.ports_folded + sum(1 for k in out if k.startswith("127.0.0.1:30")) == 40
+    assert folded.door_events == 3 * folded.ports_folded
 
 
 def test_hostile_reply_text_is_escaped_in_text_and_json():

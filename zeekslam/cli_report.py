@@ -7,7 +7,7 @@ import click
 from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find
 from .label import label_logs
 from .read import ZeekslamError
-from .report import ReportError, render_json, render_plot, render_text, render_why, sanitize
+from .report import ReportError, iter_json, iter_text, render_plot, render_why, sanitize
 
 _DEFAULTS = DiagnoseOptions()
 
@@ -50,11 +50,12 @@ def report(logs, fmt, output, plot, why_server, problems_only, horizon, window):
     except (ZeekslamError, DiagnoseError, ReportError) as e:
         raise click.ClickException(sanitize(str(e))) from None
     if fmt == "json":
-        shown = [target] if target else diagnoses
-        output.write(render_json(shown, skipped=diagnoser.skipped, rows=diagnoser.rows))
+        pieces = iter_json([target] if target else diagnoses, skipped=diagnoser.skipped, rows=diagnoser.rows)
     elif target is not None:
-        output.write(render_why(target))
+        pieces = [render_why(target)]
     else:
-        output.write(render_text(diagnoses, include_healthy=not problems_only, skipped=diagnoser.skipped))
+        pieces = iter_text(diagnoses, include_healthy=not problems_only, skipped=diagnoser.skipped)
+    for piece in pieces:
+        output.write(piece)
     if plot:
         click.echo(f"zeekslam: plot written to {sanitize(plot)}", err=True)

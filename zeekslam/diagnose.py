@@ -11,12 +11,10 @@ cause explains are ``mixed`` (when two causes together do) or ``undetermined``; 
 server without door events is ``healthy``.
 
 It streams.  :class:`ServerDiagnoser` takes labeled chunks (the frames
-``zeekslam.label.label_logs`` yields) one at a time and keeps per-server and
-per-client aggregates only: counts per label, concurrency histograms at refusals
-and at successes, capped reply texts, first/last times, time-binned outcome
-counts, a thinned sample of points for the plot, crash-window candidates, and a
-bounded window of recent session intervals.  Memory grows with the number of
-servers (and clients per server, capped), not with the number of rows.
+``zeekslam.label.label_logs`` yields) one at a time; each chunk costs a handful of
+numpy passes whatever the number of servers (per-server state lives in columns
+indexed by a server slot, pending events and session intervals in global arrays
+with a server column).
 
 Concurrency at accept time
 --------------------------
@@ -25,28 +23,42 @@ When the project's Zeek log (``slam.log``) was joined in, ``resp_concurrent`` an
 conn.log intervals: a connection that was *served* (``completed``, ``idle_closed``,
 ``reset_by_originator``, ``reset_by_responder``) holds a session on its server
 from ``ts`` to ``ts + duration``; the concurrency of an event at time ``t`` is the
-number of such sessions with ``start < t < end`` (the event itself excluded),
-counted with sorted arrays and ``searchsorted``.  Refused connections do not hold
-a session.
+number of such sessions with ``start < t < end`` (the event itself excluded) --
+from any client, and from the same client -- counted with sorted int64 keys
+(``group << 39 | microseconds``) and ``searchsorted``.  Refused connections do not
+hold a session.
 
 Zeek writes a conn.log row when the connection *ends*, so a long session that was
-open during a refusal can appear later in the log than the refusal.  Each server
-therefore keeps a window of recent session intervals and a list of pending
-events; an event is finalized (its concurrency counted, its outcome added to the
-histograms) once the server's watermark -- the latest session end seen at that
-server -- has passed the event's outcome time by ``horizon`` seconds.  The
-approximation: a session that outlives an event by more than ``horizon`` and is
-logged after that, or a session that arrives after its start has fallen out of the
-window, is not counted; both caps (``max_pending``, ``max_window``) finalize or
-drop the oldest first.  With the lab logs everything fits in one window and the
-counts are exact.
+open during a refusal can appear later in the log than the refusal.  So events
+wait: each server keeps a window of recent session intervals and a list of pending
+events, and an event is finalized (concurrency counted, histograms, timeline,
+crash-run and allow-list evidence updated, in time order) once the server's
+watermark -- the latest session end seen at that server -- has passed the event's
+outcome time by ``horizon`` seconds (default 300).  The approximation: a session
+that outlives an event by more than ``horizon`` and is logged after that, or that
+arrives after its start has left the window, is not counted; a ``horizon`` shorter
+than the sessions hides a limit.  The caps (``max_pending``, ``max_window``)
+finalize or drop the oldest first.  A success logged long after its accept does not
+split a crash window it did not interrupt.  With the lab logs everything fits in
+one window and the counts are exact.
+
+Bounded state
+-------------
+Per server: fixed counters, concurrency histograms (one entry per level seen), a
+timeline of at most ``max_bins`` bins that widen as time goes on, and plot points
+thinned evenly (``sample_points``/``sample_served``).  Per client: only on servers
+that turned someone away after the handshake, from that moment on
+(``max_clients`` per server, ``max_pairs`` in all; more are pooled as "other
+clients").  Endpoints that never completed a handshake -- a port scan's targets --
+are folded, beyond ``max_probe_servers``, into one ``host:*`` entry per host.  So
+memory follows the number of servers and options, not the number of rows.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
@@ -192,21 +204,34 @@ class DiagnoseOptions:
     """Refusals a client needs before it can be called always refused."""
     min_crash_events: int = 3
     """Consecutive reset/rejected/unanswered connections that make a crash window."""
-    max_pending: int = 50_000
-    """Events per server waiting for their concurrency; beyond it the oldest are finalized."""
-    max_window: int = 50_000
-    """Session intervals per server kept to count concurrency; beyond it the oldest go."""
-    max_clients: int = 4096
-    """Client addresses tracked per server; later ones are pooled as "other"."""
+    max_pending: int = 200_000
+    """Events (all servers) waiting for their concurrency; beyond it the oldest are finalized."""
+    max_window: int = 200_000
+    """Session intervals (all servers) kept to count concurrency; beyond it the oldest go."""
+    max_clients: int = 128
+    """Client addresses tracked per server (from its first refusal on); later ones are pooled as "other"."""
+    max_pairs: int = 20_000
+    """(server, client) pairs tracked in all."""
+    max_probe_servers: int = 20_000
+    """Endpoints that never completed a handshake kept apart; beyond it the least recent are folded
+    into one ``host:*`` entry per host."""
+    max_folded_hosts: int = 10_000
+    """``host:*`` entries; beyond it folded endpoints go to "(other hosts)"."""
+    max_bin_slots: int = 50_000
+    """Servers that get a timeline."""
     max_replies: int = 16
     """Distinct reply texts kept per server (each cut to ``max_reply_len``)."""
     max_reply_len: int = 200
-    max_bins: int = 240
+    report_clients: int = 20
+    """Clients listed per server in a diagnosis (most turned away first)."""
+    max_bins: int = 120
     """Time bins per server for the timeline; bins widen (x2) to stay under it."""
     bin_width: float = 1.0
     """Initial timeline bin width in seconds."""
-    sample_points: int = 1500
-    """Plot points kept per server and per kind (served / turned away)."""
+    sample_points: int = 256
+    """Plot points of turned-away connections kept per server (thinned evenly over time)."""
+    sample_served: int = 64
+    """Plot points of served connections kept per server."""
 
 
 @dataclass
@@ -310,12 +335,19 @@ class ServerDiagnosis:
     client_concurrency_served: dict[int, int] = field(default_factory=dict)
     resets_after_client_data: int = 0
     concurrency_source: str = "conn.log intervals"
+    ports_folded: int = 0
+    """For a ``host:*`` entry: how many never-accepted ports of the host were folded into it."""
     notes: list[str] = field(default_factory=list)
     timeline: dict = field(default_factory=dict, repr=False)
+    """Outcome counts over time: ``start``, ``width`` (s), and arrays ``served``, ``turned_away``."""
     samples: dict = field(default_factory=dict, repr=False)
+    """Thinned plot points: arrays ``t``, ``concurrency`` (at accept) and ``category`` (codes of
+    :data:`CATEGORY_NAMES`)."""
 
     @property
     def server(self) -> str:
+        if self.ports_folded:
+            return f"[{self.host}]:*" if ":" in self.host else f"{self.host}:*"
         return format_endpoint(self.host, self.port)
 
     def to_dict(self, *, plot_data: bool = False) -> dict:
@@ -325,6 +357,9 @@ class ServerDiagnosis:
             if f.name in ("timeline", "samples") and not plot_data:
                 continue
             out[f.name] = getattr(self, f.name)
+        if plot_data:
+            cats = np.asarray(self.samples.get("category", []), np.int64)
+            out["samples"] = {**self.samples, "category": [CATEGORY_NAMES[k] for k in cats]}
         out = asdict_safe(out)
         out["clients"] = [dict(c, attempts=_attempts(c)) for c in out["clients"]]
         return out
@@ -379,439 +414,950 @@ def format_time(ts: float | None) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Streaming state
+# Streaming state: columnar, vectorized across servers
+#
+# Per-server scalars live in numpy columns indexed by a server slot; per-client
+# evidence only for servers that have turned someone away after the handshake;
+# pending events and the session window are global arrays with a server column,
+# so one chunk costs a handful of numpy passes whatever the number of servers.
+
+LABELS = tuple(LABEL_CATEGORY)
+_LABEL_INDEX = {name: i for i, name in enumerate(LABELS)}
+NL = len(LABELS)
+
+# pair (server, client) counters
+P_SERVED, P_AC, P_REJ, P_NOANS, P_OTHER, P_AMID = range(6)
+_PAIR_COL = np.full(NCAT, -1, np.int64)
+_PAIR_COL[SERVED] = P_SERVED
+_PAIR_COL[[REFUSED, RESET]] = P_AC
+_PAIR_COL[REJECTED] = P_REJ
+_PAIR_COL[NO_ANSWER] = P_NOANS
+_PAIR_COL[[SILENT, ABORTED, MIDDLEBOX, REPLY_ONLY, WAITED]] = P_OTHER
+
+# which categories get concurrency histograms (index into a small table)
+_HIST_CATS = (SERVED, REFUSED, RESET, REPLY_ONLY)
+_HIST_SLOT = np.full(NCAT, -1, np.int64)
+for _i, _c in enumerate(_HIST_CATS):
+    _HIST_SLOT[_c] = _i
+
+_TSHIFT = 39  # keys: group << 39 | microseconds since the group's base (6.4 days)
+_TMAX = (1 << _TSHIFT) - 1
+_MAX_SEEN = 8  # distinct clients remembered per server, for "from N clients"
+_RUN_CLIENTS = 64
+_NO_INT = np.zeros(0, np.int32)
 
 
-class _Client:
-    __slots__ = (
-        "ip",
-        "counts",
-        "first",
-        "last",
-        "first_served",
-        "last_served",
-        "first_refused",
-        "last_refused",
-        "amid",
-        "fail_conc",
-        "fail_cconc",
+def _grow(a: np.ndarray, n: int, fill) -> np.ndarray:
+    out = np.empty((n,) + a.shape[1:], a.dtype)
+    out[: len(a)] = a
+    out[len(a) :] = fill
+    return out
+
+
+def _hash_clients(ips: np.ndarray) -> np.ndarray:
+    return pd.util.hash_array(ips.astype(object), categorize=True).view(np.int64)
+
+
+def _group_codes(*cols: np.ndarray) -> np.ndarray:
+    """Dense codes for the distinct rows of the given int64 columns (hash-combined)."""
+    h = np.zeros(len(cols[0]), np.uint64)
+    for c in cols:
+        h = h * np.uint64(0x9E3779B97F4A7C15) + c.astype(np.int64).view(np.uint64)
+    codes, _ = pd.factorize(h)
+    return codes.astype(np.int64)
+
+
+def _open_counts(g_w, s_w, e_w, g_q, t_q) -> np.ndarray:
+    """For each query (group, t): intervals of that group with start < t < end.
+
+    Intervals and queries are turned into int64 keys ``group << 39 | µs since the
+    group's earliest time``; two sorts and four ``searchsorted`` count them all.
+    Offsets beyond 6.4 days are clamped (a documented approximation).
+    """
+    if not len(t_q):
+        return np.zeros(0)
+    if not len(s_w):
+        return np.zeros(len(t_q))
+    ng = int(max(g_w.max(), g_q.max())) + 1
+    base = np.full(ng, np.inf)
+    np.minimum.at(base, g_w, s_w)
+    np.minimum.at(base, g_q, t_q)
+
+    def key(g, x):
+        off = np.clip(np.rint((x - base[g]) * 1e6), 0, _TMAX).astype(np.int64)
+        return (g.astype(np.int64) << _TSHIFT) | off
+
+    ks = np.sort(key(g_w, s_w))
+    ke = np.sort(key(g_w, e_w))
+    kq = key(g_q, t_q)
+    k0 = g_q.astype(np.int64) << _TSHIFT
+    n = (np.searchsorted(ks, kq, "left") - np.searchsorted(ks, k0, "left")) - (
+        np.searchsorted(ke, kq, "right") - np.searchsorted(ke, k0, "left")
     )
-
-    def __init__(self, ip: str):
-        self.ip = ip
-        self.counts = np.zeros(NCAT, np.int64)
-        self.first = math.inf
-        self.last = -math.inf
-        self.first_served = math.inf
-        self.last_served = -math.inf
-        self.first_refused = math.inf
-        self.last_refused = -math.inf
-        self.amid = 0
-        self.fail_conc: Counter = Counter()  # concurrency at this client's accept-then-close events
-        self.fail_cconc: Counter = Counter()
+    return np.maximum(n, 0).astype(float)
 
 
-_PEND_FIELDS = ("t", "tout", "client", "cat", "rc", "oc")
-_PEND_DTYPES = (np.float64, np.float64, np.int32, np.int8, np.float64, np.float64)
+class _Columns:
+    """Growable numpy columns sharing one row index."""
 
+    def __init__(self, spec: dict[str, tuple]):
+        self._spec = spec  # name -> (dtype, tail shape, fill)
+        self.cap = 0
+        for name, (dtype, tail, _fill) in spec.items():
+            setattr(self, name, np.empty((0,) + tail, dtype))
 
-def _empty_pending() -> dict[str, np.ndarray]:
-    return {k: np.empty(0, d) for k, d in zip(_PEND_FIELDS, _PEND_DTYPES, strict=False)}
-
-
-class _Thinner:
-    """Keep every s-th point, doubling s whenever more than ``cap`` are kept."""
-
-    __slots__ = ("cap", "stride", "seen", "t", "c", "k")
-
-    def __init__(self, cap: int):
+    def ensure(self, n: int) -> None:
+        if n <= self.cap:
+            return
+        cap = max(64, self.cap)
+        while cap < n:
+            cap *= 2
+        for name, (_dtype, _tail, fill) in self._spec.items():
+            setattr(self, name, _grow(getattr(self, name), cap, fill))
         self.cap = cap
-        self.stride = 1
-        self.seen = 0
-        self.t = np.empty(0)
-        self.c = np.empty(0)
-        self.k = np.empty(0, np.int8)
 
-    def add(self, t: np.ndarray, c: np.ndarray, k: np.ndarray) -> None:
-        idx = self.seen + np.arange(len(t))
-        self.seen += len(t)
-        keep = idx % self.stride == 0
-        self.t = np.concatenate([self.t, t[keep]])
-        self.c = np.concatenate([self.c, c[keep]])
-        self.k = np.concatenate([self.k, k[keep]])
-        while len(self.t) > self.cap:
-            self.stride *= 2
-            self.t, self.c, self.k = self.t[::2], self.c[::2], self.k[::2]
+    def reset(self, idx) -> None:
+        for name, (_dtype, _tail, fill) in self._spec.items():
+            getattr(self, name)[idx] = fill
 
 
-class _Server:
-    """Everything kept about one server endpoint."""
+_SERVER_COLS = {
+    "cat": (np.int64, (NCAT,), 0),
+    "lab": (np.int64, (NL,), 0),
+    "accepted": (np.int64, (), 0),
+    "first": (np.float64, (), np.inf),
+    "last": (np.float64, (), -np.inf),
+    "wm": (np.float64, (), -np.inf),
+    "rad": (np.int64, (), 0),
+    "zc": (np.int64, (), 0),
+    "cc": (np.int64, (), 0),
+    "seen_success": (np.bool_, (), False),
+    "last_served": (np.float64, (), -np.inf),
+    "frontier": (np.float64, (), -np.inf),
+    "tracking": (np.bool_, (), False),
+    "npairs": (np.int64, (), 0),
+    "nseen": (np.int64, (), 0),
+    "alive": (np.bool_, (), False),
+    "slot": (np.int64, (), -1),
+    "nfinal": (np.int64, (), 0),
+    "stride": (np.int64, (2,), 1),
+    "seenpts": (np.int64, (2,), 0),
+    "kept": (np.int64, (2,), 0),
+}
+_PAIR_COLS = {
+    "srv": (np.int64, (), -1),
+    "cnt": (np.int64, (6,), 0),
+    "first": (np.float64, (), np.inf),
+    "last": (np.float64, (), -np.inf),
+    "fref": (np.float64, (), np.inf),
+    "lref": (np.float64, (), -np.inf),
+    "fsrv": (np.float64, (), np.inf),
+    "lsrv": (np.float64, (), -np.inf),
+}
+_EVENT_FIELDS = ("srv", "t", "tout", "ch", "pair", "cat", "rc", "oc")
+_EVENT_DTYPES = (np.int64, np.float64, np.float64, np.int64, np.int64, np.int8, np.float64, np.float64)
+_WINDOW_FIELDS = ("srv", "start", "end", "ch")
+_WINDOW_DTYPES = (np.int64, np.float64, np.float64, np.int64)
+_SAMPLE_FIELDS = ("srv", "t", "c", "k", "door")
+_SAMPLE_DTYPES = (np.int64, np.float64, np.float32, np.int8, np.bool_)
 
-    def __init__(self, host: str, port: int, opts: DiagnoseOptions):
-        self.host = host
-        self.port = port
-        self.opts = opts
-        self.labels: Counter = Counter()
-        self.kinds: Counter = Counter()
-        self.replies: Counter = Counter()
-        self.cat_counts = np.zeros(NCAT, np.int64)
-        self.first = math.inf
-        self.last = -math.inf
-        self.reset_after_data = 0
-        self.accepted = 0  # rows whose handshake completed
-        self.zeek_conc = 0
-        self.computed_conc = 0
-        self.client_ids: dict[str, int] = {}
-        self.clients: list[_Client] = []
-        self.other = _Client("(other clients)")
-        # concurrency histograms, per category
-        self.conc = [Counter() for _ in range(NCAT)]
-        self.cconc = [Counter() for _ in range(NCAT)]
-        # pending events and held-session window
-        self.pending = _empty_pending()
-        self.w_start = np.empty(0)
-        self.w_end = np.empty(0)
-        self.w_client = np.empty(0, np.int32)
-        self.watermark = -math.inf
-        # time-ordered state
-        self.seen_success = False
-        self.last_served_t = -math.inf
-        self.unresolved: list[tuple[int, float]] = []  # (client, t) refusals awaiting a later success
-        self.run: dict | None = None
-        self.runs: list[CrashWindow] = []
-        # timeline bins and plot points
-        self.bin_width = opts.bin_width
-        self.bins: dict[int, np.ndarray] = {}
-        self.pts_ok = _Thinner(opts.sample_points)
-        self.pts_bad = _Thinner(opts.sample_points)
+
+def _empty(fields, dtypes) -> dict[str, np.ndarray]:
+    return {f: np.empty(0, d) for f, d in zip(fields, dtypes, strict=True)}
+
+
+def _cat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([a[k], b[k]]) for k in a}
+
+
+def _take(a: dict[str, np.ndarray], idx) -> dict[str, np.ndarray]:
+    return {k: v[idx] for k, v in a.items()}
+
+
+class ServerDiagnoser:
+    """Streaming per-server diagnosis: ``add`` labeled chunks, then ``finish``.
+
+    >>> d = ServerDiagnoser()
+    >>> for chunk in label_logs(["conn.log"]):   # doctest: +SKIP
+    ...     d.add(chunk)
+    >>> [s.summary for s in d.finish()]          # doctest: +SKIP
+
+    Rows that are not TCP, carry no label or the label ``malformed``, and FTP data
+    connections (``service == "ftp-data"``) are counted in :attr:`skipped` and
+    otherwise ignored: they say nothing about a server's door.
+
+    State is bounded: per server a fixed set of counters, a fixed-size timeline and a
+    thinned set of plot points; per client only on servers that turned someone away
+    (``max_clients`` per server, ``max_pairs`` in all); pending events and session
+    intervals up to ``max_pending``/``max_window``.  Endpoints that never completed a
+    handshake (a port scan's targets) are folded, beyond ``max_probe_servers``, into
+    one ``host:*`` entry per host (``max_folded_hosts``).
+    """
+
+    def __init__(self, options: DiagnoseOptions | None = None, **overrides):
+        opts = options or DiagnoseOptions()
+        if overrides:
+            opts = DiagnoseOptions(**{**asdict(opts), **overrides})
+        self.options = opts
+        self.rows = 0
+        self.skipped = 0
+        self._ep: dict[tuple[str, int], int] = {}
+        self._host: list[str] = []
+        self._port: list[int] = []
+        self._free: list[int] = []
+        self._n = 0  # slots handed out
+        self.s = _Columns(_SERVER_COLS)
+        self.p = _Columns(_PAIR_COLS)
+        self._pair: dict[tuple[int, str], int] = {}
+        self._pair_ip: list[str] = []
+        self._other_pair: dict[int, int] = {}
+        self._seen: dict[int, set] = {}
+        self._kinds: dict[int, Counter] = {}
+        self._replies: dict[int, Counter] = {}
+        self._hist: Counter = Counter()  # (srv, client?, hist cat, level) -> n
+        self._pair_hist: Counter = Counter()  # (pair, client?, level) -> n
+        self._runs: dict[int, list[CrashWindow]] = {}
+        self._open: dict[int, dict] = {}
+        self.pending = _empty(_EVENT_FIELDS, _EVENT_DTYPES)
+        self.window = _empty(_WINDOW_FIELDS, _WINDOW_DTYPES)
+        self.samples = _empty(_SAMPLE_FIELDS, _SAMPLE_DTYPES)
+        self._unres = {"srv": np.empty(0, np.int64), "pair": np.empty(0, np.int64), "t": np.empty(0)}
+        self._bins = np.zeros((0, opts.max_bins, 2), np.int32)
+        self._bin_start = np.empty(0)
+        self._bin_width = np.empty(0)
+        self._slot_owner: list[int] = []
+        self._free_slots: list[int] = []
+        self._folded: dict[str, dict] = {}
+        self.evicted = 0
+
+    # ---- public -------------------------------------------------------------------------
+
+    @property
+    def servers(self) -> list[str]:
+        """The endpoints tracked so far (``IP:PORT``)."""
+        return [format_endpoint(h, p) for (h, p) in self._ep]
+
+    def state_size(self) -> dict[str, int]:
+        """How much is held, for tests and benchmarks (all bounded by the options)."""
+        return {
+            "servers": len(self._ep),
+            "pairs": len(self._pair),
+            "pending": len(self.pending["t"]),
+            "window": len(self.window["start"]),
+            "samples": len(self.samples["t"]),
+            "unresolved": len(self._unres["t"]),
+            "bin_slots": len(self._slot_owner) - len(self._free_slots),
+            "folded_hosts": len(self._folded),
+            "open_runs": len(self._open),
+            "hist_keys": len(self._hist) + len(self._pair_hist),
+        }
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        """Fold one labeled chunk into the per-server state."""
+        n = len(chunk)
+        self.rows += n
+        if not n:
+            return
+        missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p", LABEL) if c not in chunk]
+        if missing:
+            raise MissingColumns(missing)
+        lab_codes, lab_uniq = pd.factorize(chunk[LABEL].to_numpy(object), use_na_sentinel=True)
+        lab_idx = np.array([_LABEL_INDEX.get(_text(u), -1) for u in lab_uniq] + [-1], np.int64)[lab_codes]
+        keep = lab_idx >= 0
+        if "proto" in chunk:
+            keep &= _text_array(chunk["proto"]) == "tcp"
+        if "service" in chunk:
+            codes, uniq = pd.factorize(chunk["service"].to_numpy(object), use_na_sentinel=True)
+            keep &= ~np.array(["ftp-data" in _text(u) for u in uniq] + [False], bool)[codes]
+        ts = pd.to_numeric(chunk["ts"], errors="coerce").to_numpy(float)
+        port = pd.to_numeric(chunk["id.resp_p"], errors="coerce").to_numpy(float)
+        host = _text_array(chunk["id.resp_h"])
+        orig = _text_array(chunk["id.orig_h"])
+        keep &= np.isfinite(ts) & np.isfinite(port) & (host != "") & (orig != "")
+        self.skipped += int(n - keep.sum())
+        if not keep.any():
+            return
+        sel = np.flatnonzero(keep)
+        g = chunk.iloc[sel]
+        lab_idx, ts, port, host, orig = lab_idx[sel], ts[sel], port[sel].astype(np.int64), host[sel], orig[sel]
+        cat = np.array([LABEL_CATEGORY[name] for name in LABELS], np.int64)[lab_idx]
+        dur = _num_col(g, "duration")
+        end = ts + np.where(np.isfinite(dur) & (dur > 0), dur, 0.0)
+        ob = _num_col(g, "orig_bytes")
+        rb = _num_col(g, "resp_bytes")
+        ccs = (lab_idx == _LABEL_INDEX["client_closed_silent"]) & (ob == 0)
+        cat = np.where(ccs & (rb > 0), REPLY_ONLY, cat)  # hung up right after the server spoke
+        cat = np.where(ccs & (rb == 0) & (np.nan_to_num(dur) >= WAITED_SECONDS), WAITED, cat)
+        kind = _text_array(g[KIND]) if KIND in g else None
+        if kind is not None:
+            # a known refusal reply makes any accepted connection a refusal
+            cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
+        srv = self._servers_of(host, port)
+        self._ingest(g, srv, cat, lab_idx, ts, end, ob, orig, kind)
+        self._flush()
+        self._evict()
+
+    def finish(self) -> list[ServerDiagnosis]:
+        """Verdicts for every server seen, worst first."""
+        self._flush(final=True)
+        for srv in list(self._open):
+            self._close_run(srv, None)
+        u = self._unres
+        if len(u["t"]):
+            ls = self.s.last_served[u["srv"]]
+            ok = (ls >= u["t"]) & (ls - u["t"] <= self.options.window)
+            np.add.at(self.p.cnt[:, P_AMID], u["pair"][ok], 1)
+        out = [_verdict(v) for v in self._views()]
+        out += [_folded_verdict(h, agg, self.options) for h, agg in self._folded.items()]
+        return rank(out)
 
     # ---- ingest -------------------------------------------------------------------------
 
-    def client_codes(self, ips: np.ndarray) -> np.ndarray:
-        codes, uniq = pd.factorize(pd.Series(ips, dtype=object), use_na_sentinel=True)
-        mapped = np.empty(len(uniq), np.int32)
-        for i, ip in enumerate(uniq):
-            ip = str(ip)
-            cid = self.client_ids.get(ip)
-            if cid is None:
-                if len(self.clients) < self.opts.max_clients:
-                    cid = len(self.clients)
-                    self.client_ids[ip] = cid
-                    self.clients.append(_Client(ip))
-                else:
-                    cid = -1
-            mapped[i] = cid
-        out = np.full(len(codes), -1, np.int32)
-        ok = codes >= 0
-        out[ok] = mapped[codes[ok]]
-        return out
+    def _servers_of(self, host: np.ndarray, port: np.ndarray) -> np.ndarray:
+        hc, hu = pd.factorize(host)
+        key = hc.astype(np.int64) * 65536 + np.clip(port, 0, 65535)
+        uk, inv = np.unique(key, return_inverse=True)
+        idx = np.empty(len(uk), np.int64)
+        for i, k in enumerate(uk.tolist()):
+            h, p = str(hu[k // 65536]), k % 65536
+            s = self._ep.get((h, p))
+            if s is None:
+                s = self._new_server(h, p)
+            idx[i] = s
+        return idx[inv]
 
-    def client(self, code: int) -> _Client:
-        return self.clients[code] if code >= 0 else self.other
+    def _new_server(self, h: str, p: int) -> int:
+        if self._free:
+            s = self._free.pop()
+            self._host[s], self._port[s] = h, p
+        else:
+            s = self._n
+            self._n += 1
+            self.s.ensure(self._n)
+            self._host.append(h)
+            self._port.append(p)
+        self.s.reset(s)
+        self.s.alive[s] = True
+        self._ep[(h, p)] = s
+        return s
 
-    def ingest(self, g: pd.DataFrame, cat: np.ndarray, ts: np.ndarray, end: np.ndarray) -> None:
-        opts = self.opts
-        self.labels.update(g[LABEL].value_counts().to_dict())
-        if KIND in g:
-            k = g[KIND]
-            self.kinds.update(_text_counts(k))
+    def _ingest(self, g, srv, cat, lab_idx, ts, end, ob, orig, kind) -> None:
+        opts, S = self.options, self.s
+        ns = self._n
+        S.cat[:ns] += np.bincount(srv * NCAT + cat, minlength=ns * NCAT).reshape(ns, NCAT)
+        S.lab[:ns] += np.bincount(srv * NL + lab_idx, minlength=ns * NL).reshape(ns, NL)
+        acc = ~np.isin(lab_idx, [_LABEL_INDEX[x] for x in _NO_HANDSHAKE])
+        S.accepted[:ns] += np.bincount(srv[acc], minlength=ns)
+        np.minimum.at(S.first, srv, ts)
+        np.maximum.at(S.last, srv, end)
+        np.maximum.at(S.wm, srv, end)
+        S.rad[:ns] += np.bincount(srv[(cat == RESET) & (ob > 0)], minlength=ns)
+        if kind is not None:
+            for (s, text), n in Counter(zip(srv[kind != ""].tolist(), kind[kind != ""].tolist(), strict=True)).items():
+                self._kinds.setdefault(s, Counter())[text] += n
         if REPLY in g:
-            r = g[REPLY]
-            for text, n in sorted(_text_counts(r).items(), key=lambda kv: -kv[1]):
+            reply = _text_array(g[REPLY])
+            has = reply != ""
+            for (s, text), n in Counter(zip(srv[has].tolist(), reply[has].tolist(), strict=True)).items():
+                c = self._replies.setdefault(s, Counter())
                 text = text[: opts.max_reply_len]
-                if text in self.replies or len(self.replies) < opts.max_replies:
-                    self.replies[text] += int(n)
-        self.cat_counts += np.bincount(cat, minlength=NCAT)
-        self.accepted += int((~g[LABEL].astype(object).isin(_NO_HANDSHAKE)).sum())
-        self.first = min(self.first, float(np.nanmin(ts)))
-        self.last = max(self.last, float(np.nanmax(end)))
-        if "orig_bytes" in g:
-            ob = pd.to_numeric(g["orig_bytes"], errors="coerce").to_numpy(float)
-            self.reset_after_data += int(((cat == RESET) & (ob > 0)).sum())
-
-        client = self.client_codes(g["id.orig_h"].to_numpy(object))
-        # per-client counts and times
-        order = np.lexsort((cat, client))
-        cl_s, cat_s = client[order], cat[order]
-        pairs, counts = np.unique(np.stack([cl_s, cat_s.astype(np.int32)]), axis=1, return_counts=True)
-        for (c, k), n in zip(pairs.T, counts, strict=False):
-            self.client(int(c)).counts[k] += n
-        frame = pd.DataFrame({"c": client, "ts": ts, "served": cat == SERVED, "ac": _ACCEPT_CLOSE[cat]})
-        agg = frame.groupby("c").ts.agg(["min", "max"])
-        for c, row in agg.iterrows():
-            cl = self.client(int(c))
-            cl.first = min(cl.first, row["min"])
-            cl.last = max(cl.last, row["max"])
-        for mask, lo, hi in (("served", "first_served", "last_served"), ("ac", "first_refused", "last_refused")):
-            sub = frame[frame[mask]]
-            if len(sub):
-                agg = sub.groupby("c").ts.agg(["min", "max"])
-                for c, row in agg.iterrows():
-                    cl = self.client(int(c))
-                    setattr(cl, lo, min(getattr(cl, lo), row["min"]))
-                    setattr(cl, hi, max(getattr(cl, hi), row["max"]))
-
-        # held sessions join the window
+                if text in c or len(c) < opts.max_replies:
+                    c[text] += n
+        ch = _hash_clients(orig)
+        # distinct clients, remembered up to _MAX_SEEN per server
+        need = S.nseen[srv] < _MAX_SEEN
+        if need.any():
+            for s, h in set(zip(srv[need].tolist(), ch[need].tolist(), strict=True)):
+                seen = self._seen.setdefault(s, set())
+                if len(seen) < _MAX_SEEN:
+                    seen.add(h)
+                    S.nseen[s] = len(seen)
+        # per-client evidence, from a server's first accept-then-close on
+        ac = _ACCEPT_CLOSE[cat]
+        if ac.any():
+            S.tracking[srv[ac]] = True
+        tracked = S.tracking[srv]
+        pair = np.full(len(srv), -1, np.int64)
+        if tracked.any():
+            t_idx = np.flatnonzero(tracked)
+            pair[t_idx] = self._pairs_of(srv[t_idx], orig[t_idx])
+            P = self.p
+            pc = _PAIR_COL[cat[t_idx]]
+            ok = pc >= 0
+            np.add.at(P.cnt, (pair[t_idx][ok], pc[ok]), 1)
+            pr, tt = pair[t_idx], ts[t_idx]
+            np.minimum.at(P.first, pr, tt)
+            np.maximum.at(P.last, pr, tt)
+            a = ac[t_idx]
+            np.minimum.at(P.fref, pr[a], tt[a])
+            np.maximum.at(P.lref, pr[a], tt[a])
+            sv = cat[t_idx] == SERVED
+            np.minimum.at(P.fsrv, pr[sv], tt[sv])
+            np.maximum.at(P.lsrv, pr[sv], tt[sv])
         held = _HELD[cat] & (end > ts)
         if held.any():
-            self.w_start = np.concatenate([self.w_start, ts[held]])
-            self.w_end = np.concatenate([self.w_end, end[held]])
-            self.w_client = np.concatenate([self.w_client, client[held]])
-            self.watermark = max(self.watermark, float(end[held].max()))
-        self.watermark = max(self.watermark, float(np.nanmax(end)))
-
-        # events wait for their concurrency
+            self.window = _cat(
+                self.window, {"srv": srv[held], "start": ts[held], "end": end[held], "ch": ch[held]}
+            )
         ev = _EVENT[cat]
         if ev.any():
             tout = np.where((cat == RESET) | (cat == ABORTED), end, ts)
-            rc = _num_col(g, RESP_CONC)
-            oc = _num_col(g, ORIG_CONC)
             new = {
+                "srv": srv[ev],
                 "t": ts[ev],
                 "tout": tout[ev],
-                "client": client[ev],
+                "ch": ch[ev],
+                "pair": pair[ev],
                 "cat": cat[ev].astype(np.int8),
-                "rc": rc[ev],
-                "oc": oc[ev],
+                "rc": _num_col(g, RESP_CONC)[ev],
+                "oc": _num_col(g, ORIG_CONC)[ev],
             }
-            self.pending = {k: np.concatenate([self.pending[k], new[k]]) for k in _PEND_FIELDS}
-        self.flush()
+            self.pending = _cat(self.pending, new)
+
+    def _pairs_of(self, srv: np.ndarray, ips: np.ndarray) -> np.ndarray:
+        opts, S, P = self.options, self.s, self.p
+        codes, uniq = pd.factorize(pd.Series(srv).astype(str) + "|" + pd.Series(ips, dtype=object), sort=False)
+        first = np.zeros(len(uniq), np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        out = np.empty(len(uniq), np.int64)
+        for i, row in enumerate(first.tolist()):
+            s, ip = int(srv[row]), str(ips[row])
+            pid = self._pair.get((s, ip))
+            if pid is None:
+                if S.npairs[s] < opts.max_clients and len(self._pair) < opts.max_pairs:
+                    pid = len(self._pair_ip)
+                    P.ensure(pid + 1)
+                    P.reset(pid)
+                    P.srv[pid] = s
+                    self._pair[(s, ip)] = pid
+                    self._pair_ip.append(ip)
+                    S.npairs[s] += 1
+                else:
+                    pid = self._other_pair.get(s)
+                    if pid is None:
+                        pid = len(self._pair_ip)
+                        P.ensure(pid + 1)
+                        P.reset(pid)
+                        P.srv[pid] = s
+                        self._other_pair[s] = pid
+                        self._pair_ip.append("(other clients)")
+            out[i] = pid
+        return out[codes]
 
     # ---- finalization -------------------------------------------------------------------
 
-    def flush(self, final: bool = False) -> None:
+    def _flush(self, final: bool = False) -> None:
+        opts, S = self.options, self.s
         p = self.pending
         n = len(p["t"])
-        if not n:
-            self._trim_window()
-            return
-        if final:
-            ready = np.ones(n, bool)
-        else:
-            ready = p["tout"] <= self.watermark - self.opts.horizon
-            if n - ready.sum() > self.opts.max_pending:
-                # too many waiting: finalize the oldest down to half the cap
-                keep = self.opts.max_pending // 2
-                cutoff = np.sort(p["tout"])[n - keep - 1]
-                ready |= p["tout"] <= cutoff
-        if ready.any():
-            batch = {k: v[ready] for k, v in p.items()}
-            self.pending = {k: v[~ready] for k, v in p.items()}
-            self._finalize(batch)
+        if n:
+            if final:
+                ready = np.ones(n, bool)
+            else:
+                ready = p["tout"] <= S.wm[p["srv"]] - opts.horizon
+                waiting = n - int(ready.sum())
+                if waiting > opts.max_pending:
+                    keep = opts.max_pending // 2
+                    cutoff = np.partition(p["tout"], n - keep - 1)[n - keep - 1]
+                    ready |= p["tout"] <= cutoff
+            if ready.any():
+                batch = _take(p, ready)
+                self.pending = _take(p, ~ready)
+                self._finalize(batch)
         self._trim_window()
 
     def _trim_window(self) -> None:
-        if not len(self.w_start):
+        w = self.window
+        if not len(w["start"]):
             return
-        cutoff = self.watermark - self.opts.horizon
+        opts, S = self.options, self.s
+        cutoff = S.wm[: self._n] - opts.horizon
         if len(self.pending["t"]):
-            cutoff = min(cutoff, float(self.pending["t"].min()))
-        keep = self.w_end > cutoff
-        if len(keep) - keep.sum() > 0:
-            self.w_start, self.w_end, self.w_client = self.w_start[keep], self.w_end[keep], self.w_client[keep]
-        if len(self.w_start) > self.opts.max_window:
-            order = np.argsort(self.w_end)[-self.opts.max_window :]
-            self.w_start, self.w_end, self.w_client = self.w_start[order], self.w_end[order], self.w_client[order]
+            np.minimum.at(cutoff, self.pending["srv"], self.pending["t"])
+        keep = w["end"] > cutoff[w["srv"]]
+        if not keep.all():
+            w = _take(w, keep)
+        if len(w["start"]) > opts.max_window:
+            w = _take(w, np.argsort(w["end"], kind="stable")[-opts.max_window :])
+        self.window = w
 
     def _finalize(self, b: dict[str, np.ndarray]) -> None:
-        order = np.argsort(b["tout"], kind="stable")
-        b = {k: v[order] for k, v in b.items()}
-        t, tout, client, cat = b["t"], b["tout"], b["client"], b["cat"].astype(np.intp)
+        S = self.s
+        b = _take(b, np.lexsort((b["tout"], b["srv"])))
+        srv, t, tout, cat = b["srv"], b["t"], b["tout"], b["cat"].astype(np.int64)
         rc, oc = b["rc"].copy(), b["oc"].copy()
-        self.zeek_conc += int(np.isfinite(rc).sum())
+        w = self.window
+        S.zc[: self._n] += np.bincount(srv[np.isfinite(rc)], minlength=self._n)
         need = ~np.isfinite(rc)
         if need.any():
-            self.computed_conc += int(need.sum())
-            rc[need] = _open_counts(self.w_start, self.w_end, t[need])
-        need = ~np.isfinite(oc) & (client >= 0)
+            S.cc[: self._n] += np.bincount(srv[need], minlength=self._n)
+            rc[need] = _open_counts(w["srv"], w["start"], w["end"], srv[need], t[need])
+        need = ~np.isfinite(oc)
         if need.any():
-            oc[need] = _open_counts_by_client(self.w_start, self.w_end, self.w_client, t[need], client[need])
+            grp = _group_codes(np.concatenate([w["srv"], srv[need]]), np.concatenate([w["ch"], b["ch"][need]]))
+            nw = len(w["srv"])
+            oc[need] = _open_counts(grp[:nw], w["start"], w["end"], grp[nw:], t[need])
 
-        # concurrency histograms per category
-        for k in np.unique(cat):
-            sel = cat == k
-            self.conc[k].update(_int_counts(rc[sel]))
-            self.cconc[k].update(_int_counts(oc[sel]))
-        ac = _ACCEPT_CLOSE[cat]
+        # concurrency histograms (total and same-client) per category
+        hs = _HIST_SLOT[cat]
+        for which, conc in ((0, rc), (1, oc)):
+            m = (hs >= 0) & np.isfinite(conc)
+            if m.any():
+                lvl = np.minimum(conc[m], 65535).astype(np.int64)
+                keys = (srv[m] << 20) | (which << 19) | (hs[m] << 16) | lvl
+                u, c = np.unique(keys, return_counts=True)
+                self._hist.update(dict(zip(u.tolist(), c.tolist(), strict=True)))
+        ac = _ACCEPT_CLOSE[cat] & (b["pair"] >= 0)
         if ac.any():
-            frame = pd.DataFrame({"c": client[ac], "rc": rc[ac], "oc": oc[ac]}).dropna()
-            for (c, v), n in frame.groupby(["c", "rc"]).size().items():
-                self.client(int(c)).fail_conc[int(v)] += int(n)
-            for (c, v), n in frame.groupby(["c", "oc"]).size().items():
-                self.client(int(c)).fail_cconc[int(v)] += int(n)
+            for which, conc in ((0, rc), (1, oc)):
+                m = ac & np.isfinite(conc)
+                keys = (b["pair"][m] << 17) | (which << 16) | np.minimum(conc[m], 65535).astype(np.int64)
+                u, c = np.unique(keys, return_counts=True)
+                self._pair_hist.update(dict(zip(u.tolist(), c.tolist(), strict=True)))
 
-        self._bins(tout, cat)
-        ok = cat == SERVED
-        bad = _DOOR[cat] | (cat == REPLY_ONLY)
-        self.pts_ok.add(t[ok], rc[ok], cat[ok].astype(np.int8))
-        self.pts_bad.add(t[bad], rc[bad], cat[bad].astype(np.int8))
-        self._amid(tout, client, cat)
-        self._runs(t, tout, client, cat)
+        np.add.at(S.nfinal, srv, 1)
+        self._bins_add(srv, tout, cat)
+        self._samples_add(srv, t, rc, cat)
+        self._amid(srv, tout, cat, b["pair"])
+        self._runs_add(srv, t, tout, cat, b["ch"])
+        np.maximum.at(S.frontier, srv, tout)
 
-    def _bins(self, tout: np.ndarray, cat: np.ndarray) -> None:
-        fin = np.isfinite(tout)
-        tout, cat = tout[fin], cat[fin]
-        if not len(tout):
+    # ---- timeline bins ------------------------------------------------------------------
+
+    def _bins_add(self, srv, tout, cat) -> None:
+        opts, S = self.options, self.s
+        door = _DOOR[cat]
+        rel = (cat == SERVED) | door
+        fin = rel & np.isfinite(tout)
+        if not fin.any():
             return
-        keys = np.floor(tout / self.bin_width).astype(np.int64)
-        pairs, counts = np.unique(np.stack([keys, cat.astype(np.int64)]), axis=1, return_counts=True)
-        for (key, k), n in zip(pairs.T, counts, strict=False):
-            arr = self.bins.get(int(key))
-            if arr is None:
-                arr = self.bins[int(key)] = np.zeros(NCAT, np.int64)
-            arr[k] += n
-        while len(self.bins) > self.opts.max_bins:
-            self.bin_width *= 2
-            merged: dict[int, np.ndarray] = {}
-            for key, arr in self.bins.items():
-                nk = key // 2
-                if nk in merged:
-                    merged[nk] = merged[nk] + arr
-                else:
-                    merged[nk] = arr
-            self.bins = merged
-
-    def _amid(self, tout: np.ndarray, client: np.ndarray, cat: np.ndarray) -> None:
-        """Count accept-then-close events that had a success by someone within `window` s."""
-        pad = self.opts.window
-        served_t = tout[cat == SERVED]
-        if self.unresolved and len(served_t):
-            first = served_t[0]
-            for c, tt in self.unresolved:
-                if first - tt <= pad:
-                    self.client(c).amid += 1
-            self.unresolved = []
-        ac = np.flatnonzero(_ACCEPT_CLOSE[cat])
-        if len(ac):
-            ta = tout[ac]
-            if len(served_t):
-                pos = np.searchsorted(served_t, ta, "left")
-                prev_t = np.where(pos > 0, served_t[np.maximum(pos - 1, 0)], self.last_served_t)
-                nxt = np.searchsorted(served_t, ta, "right")
-                has_next = nxt < len(served_t)
-                next_t = np.where(has_next, served_t[np.minimum(nxt, len(served_t) - 1)], np.inf)
+        srv, tout, door = srv[fin], tout[fin], door[fin]
+        # a fixed-size timeline for servers with at least two events
+        want = np.unique(srv[(S.slot[srv] < 0) & (S.nfinal[srv] >= 2)])
+        for s in want.tolist():
+            if self._free_slots:
+                slot = self._free_slots.pop()
+                self._slot_owner[slot] = s
+            elif len(self._slot_owner) < opts.max_bin_slots:
+                slot = len(self._slot_owner)
+                self._slot_owner.append(s)
+                if slot >= len(self._bins):
+                    cap = max(64, 2 * len(self._bins))
+                    self._bins = _grow(self._bins, cap, 0)
+                    self._bin_start = _grow(self._bin_start, cap, np.nan)
+                    self._bin_width = _grow(self._bin_width, cap, opts.bin_width)
             else:
-                prev_t = np.full(len(ta), self.last_served_t)
-                has_next = np.zeros(len(ta), bool)
-                next_t = np.full(len(ta), np.inf)
-            amid = (ta - prev_t <= pad) | (next_t - ta <= pad)
-            cl = client[ac]
-            for c, n in zip(*np.unique(cl[amid], return_counts=True), strict=False):
-                self.client(int(c)).amid += int(n)
-            waiting = ~amid & ~has_next
-            for c, tt in zip(cl[waiting], ta[waiting], strict=False):
-                if len(self.unresolved) < 10_000:
-                    self.unresolved.append((int(c), float(tt)))
-        if len(served_t):
-            self.last_served_t = max(self.last_served_t, float(served_t[-1]))
+                break
+            self._bins[slot] = 0
+            self._bin_start[slot] = np.nan
+            self._bin_width[slot] = opts.bin_width
+            S.slot[s] = slot
+        slot = S.slot[srv]
+        m = slot >= 0
+        if not m.any():
+            return
+        slot, tout, door = slot[m], tout[m], door[m]
+        start = self._bin_start
+        unset = np.unique(slot[np.isnan(start[slot])])
+        if len(unset):
+            lo = np.full(len(start), np.inf)
+            np.minimum.at(lo, slot, tout)
+            start[unset] = np.floor(lo[unset] / self._bin_width[unset]) * self._bin_width[unset]
+        idx = np.floor((tout - start[slot]) / self._bin_width[slot]).astype(np.int64)
+        bad = (idx < 0) | (idx >= opts.max_bins)
+        for sl in np.unique(slot[bad]).tolist():
+            mm = slot == sl
+            self._rebin(sl, float(tout[mm].min()), float(tout[mm].max()))
+        if bad.any():
+            idx = np.floor((tout - start[slot]) / self._bin_width[slot]).astype(np.int64)
+        np.add.at(self._bins, (slot, np.clip(idx, 0, opts.max_bins - 1), door.astype(np.int64)), 1)
 
-    def _runs(self, t: np.ndarray, tout: np.ndarray, client: np.ndarray, cat: np.ndarray) -> None:
-        """Crash windows: maximal time-ordered runs of reset/rejected/unanswered events."""
-        rel = _CRASH_FAIL[cat] | _CRASH_BREAK[cat]
+    def _rebin(self, slot: int, lo: float, hi: float) -> None:
+        nb = self.options.max_bins
+        start, width = float(self._bin_start[slot]), float(self._bin_width[slot])
+        old = self._bins[slot].copy()
+        used = np.flatnonzero(old.sum(axis=1))
+        lo = min(lo, start + width * used.min()) if len(used) else lo
+        hi = max(hi, start + width * (used.max() + 1)) if len(used) else hi
+        while True:
+            new_start = math.floor(lo / width) * width
+            if hi < new_start + width * nb:
+                break
+            width *= 2
+        self._bins[slot] = 0
+        if len(used):
+            centers = start + (used + 0.5) * float(self._bin_width[slot])
+            nidx = np.clip(np.floor((centers - new_start) / width).astype(np.int64), 0, nb - 1)
+            np.add.at(self._bins[slot], nidx, old[used])
+        self._bin_start[slot], self._bin_width[slot] = new_start, width
+
+    # ---- plot points --------------------------------------------------------------------
+
+    def _samples_add(self, srv, t, rc, cat) -> None:
+        opts, S = self.options, self.s
+        door = _DOOR[cat] | (cat == REPLY_ONLY)
+        rel = ((cat == SERVED) | door) & (S.accepted[srv] > 0)
         if not rel.any():
             return
-        t, tout, client, cat = t[rel], tout[rel], client[rel], cat[rel]
-        # when the failure began for that connection: accepted then never served -> its accept time
-        affected = np.where((cat == RESET) | (cat == SILENT), t, tout)
-        brk = _CRASH_BREAK[cat]
-        served_before = np.cumsum(cat == SERVED) - (cat == SERVED)  # successes strictly before i
-        rid = np.cumsum(brk)
-        fail = np.flatnonzero(~brk)
-        break_idx = np.flatnonzero(brk)
-        if not len(fail):
-            if self.run is not None:
-                self._close_run(float(tout[break_idx[0]]) if cat[break_idx[0]] == SERVED else None)
-            self.seen_success = self.seen_success or bool((cat == SERVED).any())
-            return
-        frame = pd.DataFrame(
-            {"rid": rid[fail], "t": tout[fail], "a": affected[fail], "c": client[fail], "k": cat[fail]}
+        srv, t, rc, cat, door = srv[rel], t[rel], rc[rel], cat[rel], door[rel]
+        st = door.astype(np.int64)
+        grp = srv * 2 + st
+        order = np.argsort(grp, kind="stable")
+        g_sorted = grp[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+        rank_in = np.arange(len(g_sorted)) - np.repeat(starts, np.diff(np.r_[starts, len(g_sorted)]))
+        rank = np.empty(len(grp), np.int64)
+        rank[order] = rank_in
+        idx = S.seenpts[srv, st] + rank
+        keep = idx % S.stride[srv, st] == 0
+        np.add.at(S.seenpts, (srv, st), 1)
+        np.add.at(S.kept, (srv, st), keep.astype(np.int64))
+        self.samples = _cat(
+            self.samples,
+            {"srv": srv[keep], "t": t[keep], "c": rc[keep].astype(np.float32), "k": cat[keep].astype(np.int8),
+             "door": door[keep]},
         )
-        groups = frame.groupby("rid", sort=True)
-        stats = groups.agg(n=("t", "size"), start=("t", "min"), end=("t", "max"), first=("a", "min"))
-        last_rid = int(rid[-1])
-        if self.run is not None and 0 not in stats.index:
-            # the batch opens with a break: the carried run ends there
-            self._close_run(float(tout[break_idx[0]]) if cat[break_idx[0]] == SERVED else None)
-        for r, row in stats.iterrows():
-            r = int(r)
-            sub = None
-            touches = r == 0 or r == last_rid
-            if not touches and row["n"] < self.opts.min_crash_events:
-                continue
-            sub = frame[frame.rid == r]
-            if r == 0 and self.run is not None:
-                run = self.run
-            else:
-                if r == 0:
-                    preceded = self.seen_success
-                else:
-                    b = break_idx[r - 1]
-                    preceded = self.seen_success or bool(served_before[b] > 0) or cat[b] == SERVED
-                run = {
-                    "start": float(row["start"]),
-                    "first": float(row["first"]),
-                    "n": 0,
-                    "clients": set(),
-                    "kinds": Counter(),
-                    "preceded": preceded,
-                }
-            run["end"] = float(row["end"])
-            run["first"] = min(run["first"], float(row["first"]))
-            run["n"] += int(row["n"])
-            for c in sub.c.unique()[:64]:
-                if len(run["clients"]) < 64:
-                    run["clients"].add(int(c))
-            run["kinds"].update(Counter(CATEGORY_NAMES[int(k)] for k in sub.k))
-            self.run = run
-            if r < last_rid:
-                b = break_idx[r]  # the break that ends run r
-                self._close_run(float(tout[b]) if cat[b] == SERVED else None)
-        self.seen_success = self.seen_success or bool((cat == SERVED).any())
+        caps = np.array([opts.sample_served, opts.sample_points])
+        over = S.kept[: self._n] > caps
+        while over.any():
+            sm = self.samples
+            grp = sm["srv"] * 2 + sm["door"]
+            hit = over.ravel()[grp]
+            order = np.flatnonzero(hit)
+            order = order[np.argsort(grp[order], kind="stable")]
+            g_sorted = grp[order]
+            starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+            rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+            drop = np.zeros(len(grp), bool)
+            drop[order[rank % 2 == 1]] = True
+            self.samples = _take(sm, ~drop)
+            S.stride[: self._n][over] *= 2
+            S.kept[: self._n][over] = (S.kept[: self._n][over] + 1) // 2
+            over = S.kept[: self._n] > caps
 
-    def _close_run(self, recovered_at: float | None) -> None:
-        run, self.run = self.run, None
-        if run is None or run["n"] < self.opts.min_crash_events:
+    # ---- allow-list evidence ------------------------------------------------------------
+
+    def _amid(self, srv, tout, cat, pair) -> None:
+        """Count accept-then-close events that had a success by someone within `window` s."""
+        pad, S, P = self.options.window, self.s, self.p
+        served = cat == SERVED
+        sv_srv, sv_t = srv[served], tout[served]
+        base = float(np.nanmin(tout)) if len(tout) else 0.0
+
+        def key(s, x):
+            off = np.clip(np.rint((x - base + 1.0) * 1e6), 0, _TMAX).astype(np.int64)
+            return (s << _TSHIFT) | off
+
+        ks = key(sv_srv, sv_t)  # sorted: the batch is sorted by (srv, tout)
+        u = self._unres
+        if len(u["t"]):
+            # earlier refusals still waiting for the next success at their server
+            if len(ks):
+                pos = np.minimum(np.searchsorted(ks, u["srv"] << _TSHIFT, "left"), len(ks) - 1)
+                has = sv_srv[pos] == u["srv"]
+                nt = np.where(has, sv_t[pos], np.inf)
+            else:
+                has = np.zeros(len(u["t"]), bool)
+                nt = np.full(len(u["t"]), np.inf)
+            hit = has & (nt - u["t"] <= pad)
+            np.add.at(P.cnt[:, P_AMID], u["pair"][hit], 1)
+            alive = ~has & (S.frontier[u["srv"]] <= u["t"] + pad)
+            self._unres = {k: v[alive] for k, v in u.items()}
+        a = np.flatnonzero(_ACCEPT_CLOSE[cat] & (pair >= 0))
+        if len(a):
+            a_srv, a_t, a_pair = srv[a], tout[a], pair[a]
+            ka = key(a_srv, a_t)
+            if len(ks):
+                lo = np.searchsorted(ks, ka, "left") - 1
+                ok_prev = (lo >= 0) & (sv_srv[np.maximum(lo, 0)] == a_srv)
+                prev_t = np.where(ok_prev, sv_t[np.maximum(lo, 0)], S.last_served[a_srv])
+                hi = np.searchsorted(ks, ka, "right")
+                has_next = (hi < len(ks)) & (sv_srv[np.minimum(hi, len(ks) - 1)] == a_srv)
+                next_t = np.where(has_next, sv_t[np.minimum(hi, len(ks) - 1)], np.inf)
+            else:
+                prev_t = S.last_served[a_srv]
+                has_next = np.zeros(len(a), bool)
+                next_t = np.full(len(a), np.inf)
+            amid = (a_t - prev_t <= pad) | (next_t - a_t <= pad)
+            np.add.at(P.cnt[:, P_AMID], a_pair[amid], 1)
+            wait = ~amid & ~has_next
+            if wait.any():
+                self._unres = _cat(self._unres, {"srv": a_srv[wait], "pair": a_pair[wait], "t": a_t[wait]})
+                if len(self._unres["t"]) > 100_000:
+                    self._unres = _take(self._unres, slice(-100_000, None))
+        if len(sv_srv):
+            np.maximum.at(S.last_served, sv_srv, sv_t)
+
+    # ---- crash windows ------------------------------------------------------------------
+
+    def _runs_add(self, srv, t, tout, cat, ch) -> None:
+        """Crash windows: maximal time-ordered runs of reset/rejected/unanswered events per server."""
+        S = self.s
+        # a success logged long after its accept (a long session) says nothing about the
+        # time already analysed: it must not split a run it did not interrupt
+        late = _CRASH_BREAK[cat] & (tout < S.frontier[srv])
+        rel = (_CRASH_FAIL[cat] | _CRASH_BREAK[cat]) & ~late
+        if not rel.any():
+            return
+        srv, t, tout, cat, ch = srv[rel], t[rel], tout[rel], cat[rel], ch[rel]
+        n = len(srv)
+        brk = _CRASH_BREAK[cat]
+        ok = cat == SERVED
+        new_srv = np.r_[True, srv[1:] != srv[:-1]]
+        seg = np.cumsum(brk | new_srv) - 1
+        nseg = int(seg[-1]) + 1
+        seg_first = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])  # first row of each segment
+        seg_srv = srv[seg_first]
+        # the break that ends a segment opens the next segment of the same server
+        nxt = np.r_[seg_first[1:], n]
+        closed = np.r_[seg_srv[1:] == seg_srv[:-1], False]
+        nxt_row = np.minimum(nxt, n - 1)
+        recovered = np.where(closed & ok[nxt_row], tout[nxt_row], np.nan)
+        # successes up to and including the row that opened the segment, per server
+        cum_ok = np.cumsum(ok)
+        grp_start = np.flatnonzero(new_srv)
+        grp_of_row = np.cumsum(new_srv) - 1
+        before_grp = np.r_[0, cum_ok][grp_start][grp_of_row[seg_first]]
+        served_before = cum_ok[seg_first] - before_grp
+        fail = ~brk
+        fs = seg[fail]
+        cnt = np.bincount(fs, minlength=nseg)
+        affected = np.where((cat == RESET) | (cat == SILENT), t, tout)[fail]
+        start = np.full(nseg, np.inf)
+        end = np.full(nseg, -np.inf)
+        first = np.full(nseg, np.inf)
+        np.minimum.at(start, fs, tout[fail])
+        np.maximum.at(end, fs, tout[fail])
+        np.minimum.at(first, fs, affected)
+        kinds = np.bincount(fs * NCAT + cat[fail], minlength=nseg * NCAT).reshape(nseg, NCAT)
+        pairs = np.unique(np.stack([fs, ch[fail]]), axis=1) if fail.any() else np.empty((2, 0), np.int64)
+        first_of_srv = new_srv[seg_first]
+        starts_brk = brk[seg_first]
+        last_of_srv = ~np.r_[seg_srv[1:] == seg_srv[:-1], False]
+        # a carried run ends at a break that opens its server's rows in this batch
+        carried = np.zeros(nseg, bool)
+        if self._open:
+            is_open = np.isin(seg_srv, np.fromiter(self._open, np.int64, len(self._open)))
+            for i in np.flatnonzero(first_of_srv & starts_brk & is_open).tolist():
+                r0 = seg_first[i]
+                self._close_run(int(seg_srv[i]), float(tout[r0]) if ok[r0] else None)
+            carried = first_of_srv & ~starts_brk & is_open
+        mc = self.options.min_crash_events
+        look = (cnt > 0) & (carried | last_of_srv | (closed & (cnt >= mc)))
+        for i in np.flatnonzero(look).tolist():
+            s = int(seg_srv[i])
+            run = self._open.pop(s, None) if carried[i] else None
+            if run is None:
+                pre = bool(S.seen_success[s]) or (bool(starts_brk[i]) and bool(served_before[i] > 0))
+                run = {"start": np.inf, "end": -np.inf, "first": np.inf, "n": 0, "clients": set(),
+                       "kinds": np.zeros(NCAT, np.int64), "preceded": pre}
+            run["start"] = min(run["start"], float(start[i]))
+            run["end"] = max(run["end"], float(end[i]))
+            run["first"] = min(run["first"], float(first[i]))
+            run["n"] += int(cnt[i])
+            run["kinds"] = run["kinds"] + kinds[i]
+            if len(run["clients"]) < _RUN_CLIENTS:
+                lo, hi = np.searchsorted(pairs[0], [i, i + 1])
+                run["clients"].update(pairs[1][lo:hi][:_RUN_CLIENTS].tolist())
+            self._open[s] = run
+            if closed[i]:
+                rec = recovered[i]
+                self._close_run(s, None if np.isnan(rec) else float(rec))
+        S.seen_success[np.unique(srv[ok])] = True
+
+    def _close_run(self, s: int, recovered_at: float | None) -> None:
+        run = self._open.pop(s, None)
+        opts = self.options
+        if run is None or run["n"] < opts.min_crash_events:
             return
         nclients = len(run["clients"])
-        if nclients < 2 and len(self.clients) > 1:
+        if nclients < 2 and self.s.nseen[s] > 1:
             return  # one client reset again and again is not "everyone"
         if not run["preceded"] and recovered_at is None:
             return
-        kinds = dict(run["kinds"])
-        door = run["n"] - kinds.get("aborted", 0)
-        self.runs.append(
+        kinds = {CATEGORY_NAMES[k]: int(v) for k, v in enumerate(run["kinds"]) if v}
+        runs = self._runs.setdefault(s, [])
+        runs.append(
             CrashWindow(
                 start=run["start"],
                 end=run["end"],
-                first_affected=run["first"],
                 events=run["n"],
-                door_events=door,
+                door_events=run["n"] - kinds.get("aborted", 0),
                 clients=nclients,
                 kinds=kinds,
                 preceded_by_success=bool(run["preceded"]),
                 recovered_at=recovered_at,
+                first_affected=run["first"],
             )
         )
-        if len(self.runs) > 16:
-            self.runs.sort(key=lambda w: -w.events)
-            del self.runs[16:]
+        if len(runs) > 16:
+            runs.sort(key=lambda w: -w.events)
+            del runs[16:]
 
-    # ---- verdict ------------------------------------------------------------------------
+    # ---- bounded endpoints --------------------------------------------------------------
 
-    def finish(self) -> ServerDiagnosis:
-        self.flush(final=True)
-        if self.run is not None:
-            self._close_run(None)
-        for c, tt in self.unresolved:
-            if self.last_served_t >= tt and self.last_served_t - tt <= self.opts.window:
-                self.client(c).amid += 1
-        self.unresolved = []
-        return _verdict(self)
+    def _evict(self) -> None:
+        """Fold probe-only endpoints (no handshake ever) into per-host entries beyond the cap."""
+        opts, S = self.options, self.s
+        n = self._n
+        probe = S.alive[:n] & (S.accepted[:n] == 0)
+        count = int(probe.sum())
+        if count <= opts.max_probe_servers:
+            return
+        cand = np.flatnonzero(probe)
+        order = cand[np.argsort(S.last[cand], kind="stable")]
+        victims = order[: count - (opts.max_probe_servers * 3) // 4]
+        vset = np.zeros(n, bool)
+        vset[victims] = True
+        for s in victims.tolist():
+            host = self._host[s]
+            agg = self._folded.get(host)
+            if agg is None:
+                if len(self._folded) >= opts.max_folded_hosts:
+                    host = "(other hosts)"
+                    agg = self._folded.get(host)
+                if agg is None:
+                    agg = self._folded[host] = {
+                        "cat": np.zeros(NCAT, np.int64), "lab": np.zeros(NL, np.int64), "ports": 0,
+                        "first": np.inf, "last": -np.inf, "clients": set(),
+                    }
+            agg["cat"] += S.cat[s]
+            agg["lab"] += S.lab[s]
+            agg["ports"] += 1
+            agg["first"] = min(agg["first"], float(S.first[s]))
+            agg["last"] = max(agg["last"], float(S.last[s]))
+            if len(agg["clients"]) < _MAX_SEEN:
+                agg["clients"].update(list(self._seen.get(s, ()))[: _MAX_SEEN - len(agg["clients"])])
+            del self._ep[(self._host[s], self._port[s])]
+            for d in (self._seen, self._kinds, self._replies, self._runs, self._open):
+                d.pop(s, None)
+            sl = int(S.slot[s])
+            if sl >= 0:
+                self._free_slots.append(sl)
+                self._slot_owner[sl] = -1
+            S.reset(s)
+            self._free.append(s)
+        self.evicted += len(victims)
+        for store in ("pending", "window", "samples"):
+            arr = getattr(self, store)
+            if len(arr["srv"]):
+                setattr(self, store, _take(arr, ~vset[arr["srv"]]))
+        if len(self._unres["srv"]):
+            self._unres = _take(self._unres, ~vset[self._unres["srv"]])
+
+    # ---- views for the verdict ----------------------------------------------------------
+
+    def _views(self) -> Iterator[_View]:
+        S, P, opts = self.s, self.p, self.options
+        hists: dict[int, list[Counter]] = {}
+        for key, v in self._hist.items():
+            s, which, hs, lvl = key >> 20, (key >> 19) & 1, (key >> 16) & 7, key & 0xFFFF
+            hists.setdefault(s, [Counter() for _ in range(2 * len(_HIST_CATS))])[which * len(_HIST_CATS) + hs][
+                lvl
+            ] += v
+        pair_hists: dict[int, tuple[Counter, Counter]] = {}
+        for key, v in self._pair_hist.items():
+            pid, which, lvl = key >> 17, (key >> 16) & 1, key & 0xFFFF
+            pair_hists.setdefault(pid, (Counter(), Counter()))[which][lvl] += v
+        by_srv: dict[int, list[int]] = {}
+        for pid in range(len(self._pair_ip)):
+            by_srv.setdefault(int(P.srv[pid]), []).append(pid)
+        sm = _take(self.samples, np.argsort(self.samples["srv"], kind="stable"))
+        for (host, port), s in self._ep.items():
+            h = hists.get(s) or [Counter() for _ in range(2 * len(_HIST_CATS))]
+            conc = [Counter() for _ in range(NCAT)]
+            cconc = [Counter() for _ in range(NCAT)]
+            for i, c in enumerate(_HIST_CATS):
+                conc[c], cconc[c] = h[i], h[len(_HIST_CATS) + i]
+            clients, other = [], None
+            for pid in by_srv.get(s, []):
+                counts = np.zeros(NCAT, np.int64)
+                pc = P.cnt[pid]
+                counts[SERVED], counts[REFUSED], counts[REJECTED] = pc[P_SERVED], pc[P_AC], pc[P_REJ]
+                counts[NO_ANSWER], counts[SILENT] = pc[P_NOANS], pc[P_OTHER]
+                ph = pair_hists.get(pid, (Counter(), Counter()))
+                cv = _ClientView(
+                    ip=self._pair_ip[pid], counts=counts, amid=int(pc[P_AMID]), first=float(P.first[pid]),
+                    last=float(P.last[pid]), first_refused=float(P.fref[pid]), last_refused=float(P.lref[pid]),
+                    first_served=float(P.fsrv[pid]), last_served=float(P.lsrv[pid]), fail_conc=ph[0],
+                    fail_cconc=ph[1],
+                )
+                if self._other_pair.get(s) == pid:
+                    other = cv
+                else:
+                    clients.append(cv)
+            sl = int(S.slot[s])
+            timeline = {"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT}
+            if sl >= 0:
+                bins = self._bins[sl]
+                used = np.flatnonzero(bins.sum(axis=1))
+                if len(used):
+                    i0, i1 = int(used[0]), int(used[-1]) + 1
+                    width = float(self._bin_width[sl])
+                    timeline = {
+                        "start": float(self._bin_start[sl]) + i0 * width,
+                        "width": width,
+                        "served": bins[i0:i1, 0].copy(),
+                        "turned_away": bins[i0:i1, 1].copy(),
+                    }
+            lo, hi = np.searchsorted(sm["srv"], [s, s + 1])
+            samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
+            yield _View(
+                host=host, port=port, opts=opts, cat_counts=S.cat[s].copy(),
+                labels=Counter({LABELS[i]: int(v) for i, v in enumerate(S.lab[s]) if v}),
+                kinds=self._kinds.get(s, Counter()), replies=self._replies.get(s, Counter()),
+                first=float(S.first[s]), last=float(S.last[s]), accepted=int(S.accepted[s]),
+                reset_after_data=int(S.rad[s]), zeek_conc=int(S.zc[s]), computed_conc=int(S.cc[s]),
+                clients=clients, other=other, conc=conc, cconc=cconc,
+                runs=list(self._runs.get(s, [])), nclients=int(S.nseen[s]), timeline=timeline, samples=samples,
+            )
+
+
+@dataclass
+class _ClientView:
+    ip: str
+    counts: np.ndarray
+    amid: int
+    first: float
+    last: float
+    first_refused: float
+    last_refused: float
+    first_served: float
+    last_served: float
+    fail_conc: Counter
+    fail_cconc: Counter
+
+
+@dataclass
+class _View:
+    """One server's aggregates, as the verdict rules read them."""
+
+    host: str
+    port: int
+    opts: DiagnoseOptions
+    cat_counts: np.ndarray
+    labels: Counter
+    kinds: Counter
+    replies: Counter
+    first: float
+    last: float
+    accepted: int
+    reset_after_data: int
+    zeek_conc: int
+    computed_conc: int
+    clients: list[_ClientView]
+    other: _ClientView | None
+    conc: list[Counter]
+    cconc: list[Counter]
+    runs: list[CrashWindow]
+    nclients: int
+    timeline: dict
+    samples: dict
 
 
 def _text(v: object) -> str:
     """A cell as text; missing -> "" (object-safe: keeps lone surrogates from undecodable bytes)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return ""
     return v if isinstance(v, str) else str(v)
 
@@ -827,163 +1373,10 @@ def _text_array(col: pd.Series) -> np.ndarray:
     return texts[codes]  # code -1 (missing) picks the trailing ""
 
 
-def _text_counts(col: pd.Series) -> dict[str, int]:
-    """Non-empty texts of a column and how often each occurs."""
-    out: Counter = Counter()
-    codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
-    if len(uniq):
-        for u, n in zip(uniq, np.bincount(codes[codes >= 0], minlength=len(uniq)), strict=False):
-            t = _text(u)
-            if t and n:
-                out[t] += int(n)
-    return dict(out)
-
-
 def _num_col(g: pd.DataFrame, name: str) -> np.ndarray:
     if name not in g:
         return np.full(len(g), np.nan)
     return pd.to_numeric(g[name], errors="coerce").to_numpy(float)
-
-
-def _int_counts(v: np.ndarray) -> dict[int, int]:
-    v = v[np.isfinite(v)]
-    if not len(v):
-        return {}
-    vals, counts = np.unique(v.astype(np.int64), return_counts=True)
-    return {int(a): int(b) for a, b in zip(vals, counts, strict=False)}
-
-
-def _open_counts(w_start: np.ndarray, w_end: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Sessions with start < t < end, for each t (intervals have end > start)."""
-    if not len(w_start):
-        return np.zeros(len(t))
-    s = np.sort(w_start)
-    e = np.sort(w_end)
-    n = np.searchsorted(s, t, "left") - np.searchsorted(e, t, "right")
-    return np.maximum(n, 0).astype(float)
-
-
-def _open_counts_by_client(
-    w_start: np.ndarray, w_end: np.ndarray, w_client: np.ndarray, t: np.ndarray, client: np.ndarray
-) -> np.ndarray:
-    """Like :func:`_open_counts`, counting only the same client's sessions."""
-    sel = w_client >= 0
-    w_start, w_end, w_client = w_start[sel], w_end[sel], w_client[sel].astype(np.int64)
-    if not len(w_start):
-        return np.zeros(len(t))
-    base = min(float(w_start.min()), float(t.min()))
-    span = max(float(w_end.max()), float(t.max())) - base
-    if span * 1e6 >= _US_SHIFT // 2 or not math.isfinite(span):
-        out = np.zeros(len(t))
-        for c in np.unique(client):
-            m = w_client == c
-            q = client == c
-            out[q] = _open_counts(w_start[m], w_end[m], t[q])
-        return out
-
-    def us(x: np.ndarray) -> np.ndarray:
-        return np.rint((x - base) * 1e6).astype(np.int64)
-
-    ks = np.sort(w_client * _US_SHIFT + us(w_start))
-    ke = np.sort(w_client * _US_SHIFT + us(w_end))
-    c = client.astype(np.int64)
-    q = c * _US_SHIFT + us(t)
-    lo = c * _US_SHIFT
-    n = (np.searchsorted(ks, q, "left") - np.searchsorted(ks, lo, "left")) - (
-        np.searchsorted(ke, q, "right") - np.searchsorted(ke, lo, "left")
-    )
-    return np.maximum(n, 0).astype(float)
-
-
-# --------------------------------------------------------------------------------------
-# The accumulator
-
-
-class ServerDiagnoser:
-    """Streaming per-server diagnosis: ``add`` labeled chunks, then ``finish``.
-
-    >>> d = ServerDiagnoser()
-    >>> for chunk in label_logs(["conn.log"]):   # doctest: +SKIP
-    ...     d.add(chunk)
-    >>> [s.summary for s in d.finish()]          # doctest: +SKIP
-
-    Rows that are not TCP, carry no label or the label ``malformed``, and FTP data
-    connections (``service == "ftp-data"``) are counted in :attr:`skipped` and
-    otherwise ignored: they say nothing about a server's door.
-    """
-
-    def __init__(self, options: DiagnoseOptions | None = None, **overrides):
-        opts = options or DiagnoseOptions()
-        if overrides:
-            opts = DiagnoseOptions(**{**asdict(opts), **overrides})
-        self.options = opts
-        self.servers: dict[tuple[str, int], _Server] = {}
-        self.rows = 0
-        self.skipped = 0
-
-    def add(self, chunk: pd.DataFrame) -> None:
-        """Fold one labeled chunk into the per-server state."""
-        n = len(chunk)
-        self.rows += n
-        if not n:
-            return
-        missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p", LABEL) if c not in chunk]
-        if missing:
-            raise MissingColumns(missing)
-        label = chunk[LABEL].astype(object)
-        cat = label.map(LABEL_CATEGORY)
-        keep = cat.notna()
-        if "proto" in chunk:
-            keep &= chunk["proto"].astype(object).eq("tcp")
-        if "service" in chunk:
-            codes, uniq = pd.factorize(chunk["service"].to_numpy(object), use_na_sentinel=True)
-            data = np.array(["ftp-data" in _text(u) for u in uniq] + [False], bool)[codes]
-            keep &= ~data
-        ts = pd.to_numeric(chunk["ts"], errors="coerce")
-        port = pd.to_numeric(chunk["id.resp_p"], errors="coerce")
-        keep &= ts.notna() & port.notna() & chunk["id.resp_h"].notna() & chunk["id.orig_h"].notna()
-        self.skipped += int(n - keep.sum())
-        if not keep.any():
-            return
-        g = chunk.loc[keep]
-        cat = cat[keep].astype(np.int64).to_numpy()
-        ts = ts[keep].to_numpy(float)
-        dur = pd.to_numeric(g["duration"], errors="coerce").to_numpy(float) if "duration" in g else np.zeros(len(g))
-        end = ts + np.where(np.isfinite(dur) & (dur > 0), dur, 0.0)
-        # a client that only heard the server and hung up: maybe a refusal (see _limit)
-        if "orig_bytes" in g and "resp_bytes" in g:
-            ob = pd.to_numeric(g["orig_bytes"], errors="coerce").to_numpy(float)
-            rb = pd.to_numeric(g["resp_bytes"], errors="coerce").to_numpy(float)
-            lab = g[LABEL].astype(object).to_numpy()
-            ccs = (lab == "client_closed_silent") & (ob == 0)
-            cat = np.where(ccs & (rb > 0), REPLY_ONLY, cat)
-            dur0 = np.where(np.isfinite(dur), dur, 0.0)
-            cat = np.where(ccs & (rb == 0) & (dur0 >= WAITED_SECONDS), WAITED, cat)
-        if KIND in g:
-            kind = _text_array(g[KIND])
-            # a known refusal reply makes any accepted connection a refusal
-            cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL]), REFUSED, cat)
-        host = _text_array(g["id.resp_h"])
-        port = port[keep].astype(np.int64).to_numpy()
-        keys = pd.MultiIndex.from_arrays([host, port])
-        codes, uniq = pd.factorize(keys)
-        if len(uniq) == 1:
-            groups = [(uniq[0], np.arange(len(g)))]
-        else:
-            order = np.argsort(codes, kind="stable")
-            bounds = np.flatnonzero(np.diff(codes[order])) + 1
-            groups = [(uniq[codes[idx[0]]], idx) for idx in np.split(order, bounds)]
-        for key, idx in groups:
-            h, p = str(key[0]), int(key[1])
-            srv = self.servers.get((h, p))
-            if srv is None:
-                srv = self.servers[(h, p)] = _Server(h, p, self.options)
-            srv.ingest(g.iloc[idx], cat[idx], ts[idx], end[idx])
-
-    def finish(self) -> list[ServerDiagnosis]:
-        """Verdicts for every server seen, worst first."""
-        out = [srv.finish() for srv in self.servers.values()]
-        return rank(out)
 
 
 def diagnose(
@@ -1007,7 +1400,15 @@ def rank(diagnoses: Iterable[ServerDiagnosis]) -> list[ServerDiagnosis]:
 
     def key(d: ServerDiagnosis):
         share = d.door_events / d.connections if d.connections else 0.0
-        return (d.verdict == "healthy", -d.door_events, -share, _SEVERITY.get(d.verdict, 99), d.host, d.port)
+        return (
+            d.verdict == "healthy",
+            d.ports_folded > 0,  # folded probe targets after the real servers
+            -d.door_events,
+            -share,
+            _SEVERITY.get(d.verdict, 99),
+            d.host,
+            d.port,
+        )
 
     return sorted(diagnoses, key=key)
 
@@ -1064,13 +1465,13 @@ def _conf(ok_high: bool, ok_medium: bool) -> str:
     return "high" if ok_high else "medium" if ok_medium else "low"
 
 
-def _verdict(s: _Server) -> ServerDiagnosis:
+def _verdict(s: _View) -> ServerDiagnosis:
     opts = s.opts
     cc = s.cat_counts
     door = int(cc[_DOOR].sum())
     served = int(cc[SERVED])
     handshakes = s.accepted
-    clients = s.clients + ([s.other] if s.other.counts.any() else [])
+    clients = s.clients + ([s.other] if s.other is not None else [])
     ev_clients = [
         ClientEvidence(
             client=c.ip,
@@ -1086,6 +1487,7 @@ def _verdict(s: _Server) -> ServerDiagnosis:
         if c.counts.any()
     ]
     ev_clients.sort(key=lambda c: (-(c.refused + c.rejected + c.no_answer), -c.served, c.client))
+    del ev_clients[opts.report_clients :]
     kinds = dict(s.kinds)
     ref_hist = s.conc[REFUSED] + s.conc[RESET]
     srv_hist = s.conc[SERVED]
@@ -1117,20 +1519,12 @@ def _verdict(s: _Server) -> ServerDiagnosis:
             if not s.zeek_conc
             else "project Zeek log where joined, conn.log intervals elsewhere"
         ),
-        timeline={
-            "width": s.bin_width,
-            "bins": {k: v.tolist() for k, v in sorted(s.bins.items())},
-            "categories": list(CATEGORY_NAMES),
-        },
-        samples={
-            "t": np.concatenate([s.pts_ok.t, s.pts_bad.t]).tolist(),
-            "concurrency": np.concatenate([s.pts_ok.c, s.pts_bad.c]).tolist(),
-            "category": [CATEGORY_NAMES[k] for k in np.concatenate([s.pts_ok.k, s.pts_bad.k])],
-        },
+        timeline=s.timeline,
+        samples=s.samples,
     )
     ep = d.server
-    if s.other.counts.any():
-        d.notes.append(f"more than {opts.max_clients} clients: the rest are pooled as '(other clients)'")
+    if s.other is not None:
+        d.notes.append("more clients than tracked: the rest are pooled as '(other clients)'")
 
     reply_kind_limit = kinds.get("conn_limit", 0)
     reply_kind_ip = kinds.get("per_ip_limit", 0)
@@ -1180,7 +1574,7 @@ def _verdict(s: _Server) -> ServerDiagnosis:
         cands["port_closed"] = r
         conf["port_closed"] = _conf(r >= 3 and r == door, r >= 2)
         text["port_closed"] = (
-            f"port closed: {r}/{door} connection attempt(s) from {_nclients(s, REJECTED)} client(s) "
+            f"port closed: {r}/{door} connection attempt(s) from {_nclients(s)} client(s) "
             f"answered with RST, never accepted"
         )
     if handshakes == 0 and cc[NO_ANSWER]:
@@ -1188,7 +1582,7 @@ def _verdict(s: _Server) -> ServerDiagnosis:
         cands["filtered"] = n
         conf["filtered"] = _conf(n >= 3 and n == door, n >= 2)
         text["filtered"] = (
-            f"filtered: {n}/{door} SYN(s) from {_nclients(s, NO_ANSWER)} client(s) never answered; "
+            f"filtered: {n}/{door} SYN(s) from {_nclients(s)} client(s) never answered; "
             f"no handshake ever completed"
         )
     silent_like = int(cc[SILENT] + cc[WAITED])
@@ -1204,11 +1598,18 @@ def _verdict(s: _Server) -> ServerDiagnosis:
         )
 
     # -- allow-list: clients always turned away while others were served
+    # A client refused only while the server was full is a limit's victim, not a denied
+    # address: when a ceiling explains the refusals, a denied client must also have been
+    # refused below it, at a load at which others were served.
+    lim_all = _limit(ref_hist, srv_hist, opts)
+    ceiling = lim_all.k if lim_all is not None and lim_all.refused_share >= opts.explained else None
     denied = []
     for c in s.clients:
         n_ac = int(c.counts[_ACCEPT_CLOSE].sum())
         if c.counts[SERVED] == 0 and n_ac >= opts.min_refusals and c.amid >= 0.8 * n_ac:
-            denied.append(c)
+            below = sum(n for v, n in c.fail_conc.items() if ceiling is None or v < ceiling)
+            if ceiling is None or below * 2 >= sum(c.fail_conc.values()):
+                denied.append(c)
     if denied:
         lo = min(c.first_refused for c in denied) - opts.window
         hi = max(c.last_refused for c in denied) + opts.window
@@ -1309,7 +1710,11 @@ def _verdict(s: _Server) -> ServerDiagnosis:
     if not cands:
         d.verdict = "undetermined"
         d.confidence = "low"
-        d.summary = f"{ep} — undetermined: {_door_txt(s, door)}; no pattern (client, concurrency, time) explains them"
+        d.summary = f"{ep} — undetermined: {_door_txt(s, door)}; " + (
+            f"no client was ever served ({s.accepted} handshake(s) completed): the service turns everyone away"
+            if served == 0 and s.accepted
+            else "no pattern (client, concurrency, time) explains them"
+        )
         return d
     order = sorted(cands, key=lambda v: (-cands[v], _SEVERITY[v]))
     best = order[0]
@@ -1340,7 +1745,42 @@ def _keep_chosen(d: ServerDiagnosis) -> ServerDiagnosis:
     return d
 
 
-def _reply_only_limit(s: _Server, ref_hist: Counter, srv_hist: Counter, opts: DiagnoseOptions) -> LimitEstimate | None:
+def _folded_verdict(host: str, agg: dict, opts: DiagnoseOptions) -> ServerDiagnosis:
+    """One ``host:*`` entry for the host's endpoints that never completed a handshake."""
+    cc = agg["cat"]
+    door = int(cc[_DOOR].sum())
+    rej, noans = int(cc[REJECTED]), int(cc[NO_ANSWER])
+    ncl = len(agg["clients"])
+    who = f"{ncl}+" if ncl >= _MAX_SEEN else str(ncl)
+    ports = agg["ports"]
+    if door and rej / door >= opts.explained:
+        verdict, what = "port_closed", f"{rej}/{door} attempt(s) answered with RST"
+    elif door and noans / door >= opts.explained:
+        verdict, what = "filtered", f"{noans}/{door} SYN(s) never answered"
+    else:
+        verdict, what = "mixed", f"{rej} attempt(s) answered with RST, {noans} unanswered"
+    ep = f"[{host}]:*" if ":" in host else f"{host}:*"
+    return ServerDiagnosis(
+        host=host,
+        port=0,
+        verdict=verdict,
+        confidence="medium" if door >= 3 else "low",
+        summary=(
+            f"{ep} — {verdict.replace('_', ' ')} on {ports} rarely contacted port(s): {what}, from {who} client(s), "
+            "never accepted (a port scan, or clients of a service that is gone)"
+        ),
+        connections=int(cc.sum()),
+        door_events=door,
+        served=0,
+        label_counts={LABELS[i]: int(v) for i, v in enumerate(agg["lab"]) if v},
+        first_ts=agg["first"],
+        last_ts=agg["last"],
+        ports_folded=ports,
+        components={k: v for k, v in (("port_closed", rej), ("filtered", noans)) if v and verdict == "mixed"},
+    )
+
+
+def _reply_only_limit(s: _View, ref_hist: Counter, srv_hist: Counter, opts: DiagnoseOptions) -> LimitEstimate | None:
     """A ceiling from clients that hung up right after the server's first reply.
 
     Without the reply text, a client that hears a ``421`` and closes first looks like a
@@ -1356,11 +1796,11 @@ def _reply_only_limit(s: _Server, ref_hist: Counter, srv_hist: Counter, opts: Di
     return lim
 
 
-def _nclients(s: _Server, cat: int) -> int:
-    return sum(1 for c in s.clients + [s.other] if c.counts[cat])
+def _nclients(s: _View) -> str:
+    return f"{s.nclients}+" if s.nclients >= _MAX_SEEN else str(s.nclients)
 
 
-def _door_txt(s: _Server, door: int) -> str:
+def _door_txt(s: _View, door: int) -> str:
     parts = [
         f"{int(s.cat_counts[k])} {CATEGORY_NAMES[k]}"
         for k in (REFUSED, RESET, REJECTED, NO_ANSWER, SILENT, MIDDLEBOX)

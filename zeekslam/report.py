@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from .diagnose import (
     CATEGORY_NAMES,
@@ -58,15 +58,20 @@ def _hist(h: dict) -> str:
 # Text
 
 
-def render_text(
+def render_text(diagnoses: Sequence[ServerDiagnosis], **kw) -> str:
+    """The report a person reads in a terminal, worst server first (see :func:`iter_text`)."""
+    return "".join(iter_text(diagnoses, **kw))
+
+
+def iter_text(
     diagnoses: Sequence[ServerDiagnosis],
     *,
     details: bool = True,
     include_healthy: bool = True,
     skipped: int | None = None,
     max_clients: int = 6,
-) -> str:
-    """The report a person reads in a terminal, worst server first."""
+) -> Iterator[str]:
+    """The text report, server by server (each piece ends with a newline)."""
     shown = [d for d in diagnoses if include_healthy or d.verdict != "healthy"]
     problems = sum(1 for d in diagnoses if d.verdict != "healthy")
     head = f"zeekslam report: {len(diagnoses)} server(s), {problems} with door events"
@@ -76,7 +81,8 @@ def render_text(
     if not diagnoses:
         lines.append("no TCP connections to diagnose")
     for i, d in enumerate(shown, 1):
-        lines.append("")
+        yield "\n".join(lines) + "\n"
+        lines = [""]
         lines.append(f"{i}. {sanitize(d.server)}  {d.verdict}  (confidence {d.confidence})")
         lines.append(f"   {sanitize(d.summary)}")
         if not details:
@@ -110,7 +116,8 @@ def render_text(
                 for c in (turned + [c for c in d.clients if c not in turned])[:max_clients]
             ]
             more = len(d.clients) - max_clients
-            lines.append("   clients: " + "; ".join(parts) + (f"; {more} more" if more > 0 else ""))
+            if parts:
+                lines.append("   clients: " + "; ".join(parts) + (f"; {more} more" if more > 0 else ""))
             if d.replies:
                 reps = "; ".join(f'"{sanitize(t)}" x{n}' for t, n in list(d.replies.items())[:4])
                 lines.append(f"   replies: {reps}")
@@ -122,7 +129,7 @@ def render_text(
     if hidden:
         lines.append("")
         lines.append(f"{hidden} healthy server(s) not shown")
-    return "\n".join(lines) + "\n"
+    yield "\n".join(lines) + "\n"
 
 
 def render_why(d: ServerDiagnosis, hypotheses: Iterable[Hypothesis] | None = None) -> str:
@@ -146,34 +153,45 @@ def render_why(d: ServerDiagnosis, hypotheses: Iterable[Hypothesis] | None = Non
 # JSON
 
 
-def report_document(
-    diagnoses: Sequence[ServerDiagnosis],
+def _server_doc(d: ServerDiagnosis, with_why: bool, plot_data: bool) -> dict:
+    item = d.to_dict(plot_data=plot_data)
+    if with_why:
+        item["why"] = [h.__dict__.copy() for h in why(d)]
+    return item
+
+
+def iter_json(
+    diagnoses: Iterable[ServerDiagnosis],
     *,
     skipped: int | None = None,
     rows: int | None = None,
     with_why: bool = True,
     plot_data: bool = False,
-) -> dict:
-    """The whole report as one JSON-ready dict."""
-    servers = []
-    for d in diagnoses:
-        item = d.to_dict(plot_data=plot_data)
-        if with_why:
-            item["why"] = [h.__dict__.copy() for h in why(d)]
-        servers.append(item)
-    return {
+) -> Iterator[str]:
+    """One JSON document (ASCII only, no NaN), written server by server so memory stays flat."""
+    diagnoses = list(diagnoses)
+    head = {
         "generator": "zeekslam report",
         "rows": rows,
         "skipped": skipped,
         "servers_total": len(diagnoses),
         "servers_with_door_events": sum(1 for d in diagnoses if d.verdict != "healthy"),
-        "servers": servers,
     }
+    yield json.dumps(head, ensure_ascii=True)[:-1] + ', "servers": ['
+    for i, d in enumerate(diagnoses):
+        item = json.dumps(_server_doc(d, with_why, plot_data), ensure_ascii=True, allow_nan=False)
+        yield ("," if i else "") + "\n" + item
+    yield "\n]}\n"
+
+
+def report_document(diagnoses: Sequence[ServerDiagnosis], **kw) -> dict:
+    """The whole report as one JSON-ready dict (see :func:`iter_json` for the keywords)."""
+    return json.loads("".join(iter_json(diagnoses, **kw)))
 
 
 def render_json(diagnoses: Sequence[ServerDiagnosis], **kw) -> str:
-    """One JSON document (ASCII only, no NaN) with every server's diagnosis."""
-    return json.dumps(report_document(diagnoses, **kw), ensure_ascii=True, allow_nan=False, indent=1) + "\n"
+    """One JSON document with every server's diagnosis."""
+    return "".join(iter_json(diagnoses, **kw))
 
 
 # --------------------------------------------------------------------------------------
@@ -234,7 +252,8 @@ def _plot_server(sf, d: ServerDiagnosis) -> None:
         _plain(f"{d.server} — {d.verdict} ({d.confidence})"), fontsize=11, fontweight="bold", usetex=False
     )
     s = d.samples or {}
-    ts, conc, cats = s.get("t", []), s.get("concurrency", []), s.get("category", [])
+    ts, conc = list(s.get("t", [])), [float(c) for c in s.get("concurrency", [])]
+    cats = [c if isinstance(c, str) else CATEGORY_NAMES[int(c)] for c in s.get("category", [])]
     for cat, (marker, color, label) in _STYLE.items():
         xs = [t - t0 for t, c in zip(ts, cats, strict=False) if c == cat]
         ys = [y if y is not None and math.isfinite(y) else -0.5 for y, c in zip(conc, cats, strict=False) if c == cat]
@@ -261,14 +280,9 @@ def _plot_server(sf, d: ServerDiagnosis) -> None:
 
     tl = d.timeline or {}
     width = float(tl.get("width") or 1.0)
-    names = list(tl.get("categories") or CATEGORY_NAMES)
-    bins = {int(k): v for k, v in (tl.get("bins") or {}).items()}
-    if bins:
-        keys = sorted(int(k) for k in bins)
-        x = [k * width - t0 for k in keys]
-        ok = [bins[k][names.index("served")] for k in keys]
-        bad_names = ("refused", "reset", "rejected", "no_answer", "silent", "middlebox")
-        bad = [sum(bins[k][names.index(n)] for n in bad_names) for k in keys]
+    ok, bad = list(tl.get("served", [])), list(tl.get("turned_away", []))
+    if ok:
+        x = [tl["start"] - t0 + i * width for i in range(len(ok))]
         bx.bar(x, ok, width=width, align="edge", color="#81c784", label="served")
         bx.bar(x, bad, width=width, align="edge", bottom=ok, color="#e57373", label="turned away")
         bx.legend(loc="upper right", fontsize=7)
