@@ -41,3 +41,10 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_carries_the_zeek_package_section_verbatim():
     section = (ROOT / "docs" / "zeek-package.md").read_text().rstrip("\n")
     assert section in README
+
+
+def test_every_report_verdict_is_documented():
+    from zeekslam.diagnose import VERDICTS
+
+    for verdict in VERDICTS:
+        assert f"`{verdict}`" in README, verdict
