@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .cli_options import label_options, make_options
 from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find
 from .label import label_logs
 from .read import ZeekslamError
@@ -26,7 +27,9 @@ _DEFAULTS = DiagnoseOptions()
               help="Seconds to wait for later-logged sessions that overlapped a refusal")
 @click.option("--window", type=click.FloatRange(0), default=_DEFAULTS.window, show_default=True,
               help="A refused client counts as singled out when others were served within this many seconds")
-def report(logs, fmt, output, plot, why_server, problems_only, horizon, window):
+@label_options
+def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, prompt_s, long_wait,
+           server_first_ports, short_reply_max):
     """Diagnose each server: IP allow-list, connection limit, crash, closed or filtered port.
 
     Reads conn.log files or directories (and the project's slam.log when present),
@@ -39,9 +42,10 @@ def report(logs, fmt, output, plot, why_server, problems_only, horizon, window):
       zeekslam report /var/log/zeek/current --format json -o report.json --plot servers.png
       zeekslam report conn.log --why 127.0.0.1:2191
     """
+    options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
     diagnoser = ServerDiagnoser(horizon=horizon, window=window)
     try:
-        for frame in label_logs(list(logs)):
+        for frame in label_logs(list(logs), options=options):
             diagnoser.add(frame)
         diagnoses = diagnoser.finish()
         target = find(diagnoses, why_server) if why_server else None
