@@ -265,3 +265,14 @@ def test_greeting_only_421_gets_conn_limit_from_the_reply(tmp_path):
         "conn_limit",
         "high",
     )
+
+
+def test_braces_in_log_text_are_quoted_as_they_are():
+    """A hostile log: braces in history or conn_state (str.format raised KeyError/ValueError on them)."""
+    frame = pd.DataFrame({"proto": ["tcp"] * 3, "history": ["S{x}", "S{server}{", "^dA"],
+                          "conn_state": ["SF", "{0}", "{server}}{{"], "id.resp_h": ["10.0.0.1"] * 3,
+                          "id.orig_h": ["10.0.0.2"] * 3, "id.resp_p": [21.0] * 3})
+    reasons = label_frame(frame)["slam.reason"].tolist()
+    assert reasons[0].startswith("history 'S{x}' holds letters Zeek never writes")
+    assert reasons[1].startswith("history 'S{server}{' holds") and "conn_state {0} alone" in reasons[1]
+    assert "(history ^dA, state {server}}{{)" in reasons[2]

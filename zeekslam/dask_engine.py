@@ -24,6 +24,10 @@ API
 - :func:`label_logs_dask` yields labeled pandas frames in input order, a
   bounded number of partitions in flight: the drop-in twin of
   :func:`zeekslam.label.label_logs`.
+- :func:`label_chunks_dask` yields :class:`zeekslam.label.LabeledChunk` objects
+  (frames plus the lines as read) in input order, the twin of
+  :func:`zeekslam.label.label_chunks`: hand them to :func:`zeekslam.write.write`
+  for output: Zeek TSV, JSON and CSV are byte for byte what the pandas engine writes (tested).
 - :func:`label_dask` returns the lazy ``dask.dataframe.DataFrame`` itself, for
   aggregations over an archive (``ddf["slam.label"].value_counts().compute()``).
 
@@ -44,16 +48,18 @@ import dask
 import pandas as pd
 from dask.utils import parse_bytes
 
-from .label import SLAM_FACT_COLUMNS, LabelOptions, label_frame, load_slam_facts
+from .label import SLAM_FACT_COLUMNS, LabeledChunk, LabelOptions, label_frame, load_slam_facts
 from .read import (
     LABEL_COLUMNS,
     Header,
     InputError,
+    LogChunk,
     MalformedLine,
     _parse_json,
     _parse_tsv,
     _TsvState,
     find_inputs,
+    kind_of,
     open_binary,
 )
 
@@ -212,13 +218,19 @@ def _header_changes(state: _TsvState, header: Header) -> bool:
 
 
 def label_block(block: Block, options: LabelOptions | None = None, facts: pd.DataFrame | None = None,
-                columns: Sequence[str] | None = LABEL_COLUMNS, strict: bool = False) -> pd.DataFrame:
-    """Read and label one block: the pandas engine's parsing and labeling, on a byte range."""
-    return _label_bytes(block, _read_range(block.path, block.start, block.end), options, facts, columns, strict)
+                columns: Sequence[str] | None = LABEL_COLUMNS, strict: bool = False,
+                keep_chunk: bool = False) -> pd.DataFrame | LabeledChunk:
+    """Read and label one block: the pandas engine's parsing and labeling, on a byte range.
+
+    Returns the labeled frame, or with ``keep_chunk`` the :class:`LabeledChunk`
+    (the lines as read too, which the writers need for lossless output).
+    """
+    return _label_bytes(block, _read_range(block.path, block.start, block.end), options, facts, columns, strict,
+                        keep_chunk)
 
 
 def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: pd.DataFrame | None,
-                 columns: Sequence[str] | None, strict: bool) -> pd.DataFrame:
+                 columns: Sequence[str] | None, strict: bool, keep_chunk: bool = False) -> pd.DataFrame | LabeledChunk:
     text = codecs.decode(raw, "utf-8", "surrogateescape")
     if text.endswith("\n"):
         text = text[:-1]
@@ -242,8 +254,9 @@ def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: 
             data.append(line)
             numbers.append(number)
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
+    records = None
     if block.fmt == "json":
-        frame, _, errors = _parse_json(data, wanted)
+        frame, records, errors = _parse_json(data, wanted)
     else:
         assert block.header is not None
         frame, errors = _parse_tsv(data, block.header, wanted)
@@ -257,7 +270,17 @@ def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: 
             if col in joined.columns:
                 frame[col] = joined[col].to_numpy()
     where = [f"{block.path}:{n}" for n in numbers] if errors else None
-    return label_frame(frame, options, errors, where)
+    labeled = label_frame(frame, options, errors, where)
+    if not keep_chunk:
+        return labeled
+    if block.fmt == "json":
+        kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", block.path)
+        chunk = LogChunk(block.path, "json", kind, None, frame, numbers, records=records, errors=errors)
+    else:
+        assert block.header is not None
+        chunk = LogChunk(block.path, "tsv", kind_of(block.header.fields, block.header.path, block.path),
+                         block.header, frame, numbers, raw=data, errors=errors)
+    return LabeledChunk(chunk, labeled)
 
 
 def _inputs(paths: Sequence[str], strict: bool) -> tuple[list[str], pd.DataFrame | None]:
@@ -331,6 +354,21 @@ def label_logs_dask(paths: Sequence[str], options: LabelOptions | None = None, *
     thread) are computed ahead of the one being yielded, so memory stays
     bounded on any archive.
     """
+    yield from _iterate(paths, options, scheduler, blocksize, columns, strict, in_flight, keep_chunk=False)
+
+
+def label_chunks_dask(paths: Sequence[str], options: LabelOptions | None = None, *, scheduler: str | None = None,
+                      blocksize: int | str = DEFAULT_BLOCKSIZE, columns: Sequence[str] | None = LABEL_COLUMNS,
+                      strict: bool = False, in_flight: int | None = None) -> Iterator[LabeledChunk]:
+    """:func:`zeekslam.label.label_chunks`, computed by Dask: labeled chunks with their lines as
+    read, in input order, for :func:`zeekslam.write.write` (what ``zeekslam label --engine dask``
+    needs).  The arguments are those of :func:`label_logs_dask`; each chunk also carries its
+    lines back from the worker, so this moves about twice the data of :func:`label_logs_dask`.
+    """
+    yield from _iterate(paths, options, scheduler, blocksize, columns, strict, in_flight, keep_chunk=True)
+
+
+def _iterate(paths, options, scheduler, blocksize, columns, strict, in_flight, keep_chunk) -> Iterator:
     client = None
     own_client = False
     if scheduler and scheduler not in LOCAL_SCHEDULERS:
@@ -365,19 +403,19 @@ def label_logs_dask(paths: Sequence[str], options: LabelOptions | None = None, *
                 block = next(todo, None)
                 if block is not None:
                     pending.append(client.submit(label_block, block, options, facts_arg, columns, strict,
-                                                 pure=False))
+                                                 keep_chunk, pure=False))
 
             for _ in range(window):
                 submit()
             while pending:
                 future = pending.popleft()
-                frame = future.result()
+                result = future.result()
                 future.release()
                 submit()
-                yield frame
+                yield result
         else:
             for i in range(0, len(blocks), window):
-                batch = [dask.delayed(label_block, pure=True)(b, options, facts, columns, strict)
+                batch = [dask.delayed(label_block, pure=True)(b, options, facts, columns, strict, keep_chunk)
                          for b in blocks[i:i + window]]
                 yield from compute(batch)
     finally:
@@ -385,4 +423,4 @@ def label_logs_dask(paths: Sequence[str], options: LabelOptions | None = None, *
             client.close()
 
 
-__all__ = ["DEFAULT_BLOCKSIZE", "Block", "label_block", "label_dask", "label_logs_dask"]
+__all__ = ["DEFAULT_BLOCKSIZE", "Block", "label_block", "label_chunks_dask", "label_dask", "label_logs_dask"]

@@ -10,7 +10,9 @@ and only for door events (the rows an analyst reads).
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -116,7 +118,7 @@ def decide(p: Pattern) -> Verdict:
     try:
         h = decode(p.history)
     except HistoryError:
-        return _state_only(p, f"history {p.history!r} holds letters Zeek never writes; ")
+        return _state_only(p, f"history {_lit(repr(p.history))} holds letters Zeek never writes; ")
     if not p.history:
         return _state_only(p, "no history in this log; ")
     v = _decide_history(p, h)
@@ -146,13 +148,13 @@ def _state_only(p: Pattern, why: str) -> Verdict:
         "RSTR": ("reset_by_responder", "resp", "responder reset"),
     }
     label, closer, text = by_state.get(p.state, ("midstream", "", "not enough evidence"))
-    return Verdict(label, closer, "low", "", f"{why}judged from conn_state {p.state or '-'} alone: {text}.")
+    return Verdict(label, closer, "low", "", f"{why}judged from conn_state {_lit(p.state) or '-'} alone: {text}.")
 
 
 def _decide_history(p: Pattern, h) -> Verdict:  # noqa: PLR0911, PLR0912 - one branch per table row
     if h.midstream:
         return Verdict("midstream", h.closer, "low", "",
-                       f"no SYN from the originator was seen (history {p.history}, state {p.state}): "
+                       f"no SYN from the originator was seen (history {_lit(p.history)}, state {_lit(p.state)}): "
                        "the capture started mid-connection or saw one direction only.")
     if not h.synack:
         if h.closer == "resp" and h.close_kind == "RST":
@@ -181,7 +183,7 @@ def _decide_history(p: Pattern, h) -> Verdict:  # noqa: PLR0911, PLR0912 - one b
                            "data was exchanged and no close was seen (still open at the end of the log).")
         return Verdict("completed", "", "low", "",
                        "handshake completed, no payload and no close seen (still open, state "
-                       f"{p.state}).")
+                       f"{_lit(p.state)}).")
     if closer == "resp" and kind == "RST":
         if p.ttl == "differs":
             return Verdict("reset_by_middlebox", "resp", "high", "",
@@ -303,6 +305,21 @@ def _column_codes(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarra
     return codes, uniques
 
 
+def _pattern_ids(keys: list[np.ndarray]) -> np.ndarray:
+    """Number the distinct combinations of the key columns 0, 1, ... (one int64 key, one factorize)."""
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    span = 1
+    for key in keys:
+        key = np.asarray(key, dtype=np.int64)
+        size = int(key.max()) + 1 if len(key) else 1
+        if span * size >= 2**62:  # too many combinations for one int64: let pandas group them
+            frame = pd.DataFrame({str(i): np.asarray(k) for i, k in enumerate(keys)})
+            return frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        combined += key * span
+        span *= size
+    return pd.factorize(combined)[0]
+
+
 def _reply_columns(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
     """The server's first reply (code, text) per row, from slam.log facts."""
     code = _num(frame, "ftp_reply_code")
@@ -332,8 +349,9 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
     """
     opts = options or LabelOptions()
     n = len(frame)
-    out = frame.copy()
+    out = frame  # never modified: the labels are concatenated into a new frame below
     if n == 0:
+        out = frame.copy()
         for name in LABEL_FIELDS:
             out[name] = pd.Series(dtype=object)
         return out
@@ -354,20 +372,20 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
     gaps = np.nan_to_num(_num(frame, "missed_bytes")) > 0
     reply_code, reply_msg = _reply_columns(frame)
     has_reply = ~np.isnan(reply_code)
-    reply_key = pd.Series(np.where(has_reply, np.nan_to_num(reply_code).astype(np.int64), -1)).astype(str) \
-        + "\x00" + reply_msg.reset_index(drop=True) if has_reply.any() else pd.Series([""] * n)
-    reply_codes, reply_u = _codes(reply_key)
+    if has_reply.any():
+        reply_key = pd.Series(np.where(has_reply, np.nan_to_num(reply_code).astype(np.int64), -1)).astype(str) \
+            + "\x00" + reply_msg.reset_index(drop=True)
+        reply_codes, reply_u = _codes(reply_key)
+    else:  # stock conn.log: no reply facts, one (empty) reply for every row
+        reply_codes, reply_u = np.zeros(n, dtype=np.intp), np.array([""], dtype=object)
     ttl_a, ttl_b = _num(frame, "resp_ttl_synack"), _num(frame, "resp_ttl_close")
     ttl = np.select([np.isnan(ttl_a) | np.isnan(ttl_b), ttl_a != ttl_b], [0, 2], 1)
     sc_codes, sc_u = _column_codes(frame, "closer")
     sk_codes, sk_u = _column_codes(frame, "close_kind")
 
-    keys = pd.DataFrame({
-        "p": proto_codes, "h": hist_codes, "s": state_codes, "v": serv_codes,
-        "f": server_first_port, "o": np.nan_to_num(orig_bytes) > 0, "r": resp_size, "t": timing,
-        "g": gaps, "y": reply_codes, "l": ttl, "c": sc_codes, "k": sk_codes,
-    })
-    ids = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+    orig_payload = np.nan_to_num(orig_bytes) > 0
+    ids = _pattern_ids([proto_codes, hist_codes, state_codes, serv_codes, server_first_port, orig_payload,
+                        resp_size, timing, gaps, reply_codes, ttl, sc_codes, sk_codes])
     _, first = np.unique(ids, return_index=True)
     timing_names = {0: "", 1: "prompt", 2: "mid", 3: "long"}
     verdicts: list[Verdict] = []
@@ -386,7 +404,7 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
             state=str(state_u[state_codes[row]]),
             service=service,
             server_first=bool(server_first_port[row]) or service == "server_first",
-            orig_payload=bool(keys["o"].iat[row]),
+            orig_payload=bool(orig_payload[row]),
             resp_size=int(resp_size[row]),
             timing=timing_names[int(timing[row])],
             gaps=bool(gaps[row]),
@@ -406,20 +424,19 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
     reply = np.where(has_reply, [_reply_text(c, m) for c, m in zip(reply_code, reply_msg)] if has_reply.any()
                      else "", "")
     # Per-row evidence only where the sentence names it.
-    needs = np.array(["{" in v.reason for v in verdicts], dtype=bool)[ids]
-    if needs.any():
+    if any("{" in v.reason or "}" in v.reason for v in verdicts):
         client = _text(frame, "id.orig_h").to_numpy()
         server_h = _text(frame, "id.resp_h").to_numpy()
-        for i in np.flatnonzero(needs):
-            port = resp_p[i]
-            reason[i] = reason[i].format(
-                server=f"server {server_h[i]}:{'?' if math.isnan(port) else int(port)}",
-                client=f"client {client[i]}",
-                delay=_fmt_seconds(delay[i]),
-                resp_bytes=_fmt_count(resp_bytes[i]),
-                orig_bytes=_fmt_count(orig_bytes[i]),
-                reply=reply[i] or "no reply text",
-            )
+        evidence = {
+            "server": lambda rows: [f"server {h}:{'?' if p != p else int(p)}"
+                                    for h, p in zip(server_h[rows], resp_p[rows].tolist())],
+            "client": lambda rows: [f"client {c}" for c in client[rows]],
+            "delay": lambda rows: [_fmt_seconds(v) for v in delay[rows].tolist()],
+            "resp_bytes": lambda rows: [_fmt_count(v) for v in resp_bytes[rows].tolist()],
+            "orig_bytes": lambda rows: [_fmt_count(v) for v in orig_bytes[rows].tolist()],
+            "reply": lambda rows: [r or "no reply text" for r in reply[rows]],
+        }
+        reason = _fill_reasons([v.reason for v in verdicts], ids, evidence)
     # Explicit object dtype: pandas 3 would otherwise convert every string column to Arrow.
     values = {"slam.label": label, "slam.layer": spread("layer"), "slam.closer": spread("closer"),
               "slam.confidence": spread("confidence"), "slam.refusal_kind": spread("refusal_kind"),
@@ -437,6 +454,48 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
             at = where[pos] if where is not None else f"row {pos + 1}"
             out.iat[pos, col] = f"{at}: malformed line: {what}"
     return out
+
+
+#: The per-row evidence a reason sentence may name, and its doubled (literal) braces.
+_PLACEHOLDER = re.compile(r"\{(server|client|delay|resp_bytes|orig_bytes|reply)\}|(\{\{|\}\})")
+
+
+def _lit(text: str) -> str:
+    """Log text (a history, a state) quoted in a reason sentence: its braces are literal."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _fill_reasons(sentences: list[str], ids: np.ndarray, evidence: dict) -> np.ndarray:
+    """Each row's reason: its pattern's sentence with the row's own evidence in place.
+
+    Sentences follow ``str.format``'s rules ({server} is evidence, {{ a
+    literal brace), but only the placeholders a sentence names are computed,
+    for its rows only, a column at a time; and an unknown {field} (log text
+    that slipped in) stays as it is instead of raising.
+    """
+    reason = np.array(sentences, dtype=object)[ids]
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(len(sentences) + 1))
+    for group, sentence in enumerate(sentences):
+        if "{" not in sentence and "}" not in sentence:
+            continue
+        # literal, name, doubled brace, literal, ...: names and doubled braces alternate with literals
+        split = _PLACEHOLDER.split(sentence)
+        parts: list = []
+        for k in range(0, len(split), 3):
+            parts.append(split[k])
+            if k + 1 < len(split):
+                parts.append(split[k + 1] or split[k + 2][0])
+        rows = order[bounds[group]:bounds[group + 1]]
+        if len(parts) == 1 or all(p in "{}" for p in parts[1::2]):
+            reason[rows] = "".join(parts)
+            continue
+        columns = [itertools.repeat(part) if k % 2 == 0 or part in "{}" else evidence[part](rows)
+                   for k, part in enumerate(parts)]
+        filled = np.empty(len(rows), dtype=object)
+        filled[:] = list(map("".join, zip(*columns)))
+        reason[rows] = filled
+    return reason
 
 
 def _fmt_count(value: float) -> str:

@@ -362,16 +362,12 @@ def _read_fast(lines: list[str], header: Header, wanted: list[str], numeric: lis
         frame = pd.read_csv(
             io.StringIO("\n".join(lines)), sep=header.separator, names=header.fields, usecols=wanted,
             dtype={c: "float64" if c in numeric else object for c in wanted},
-            na_values={c: [header.unset_field] for c in numeric}, keep_default_na=False, **_READ_OPTIONS)
+            na_values={c: [header.unset_field] for c in wanted}, keep_default_na=False, **_READ_OPTIONS)
     except (pd.errors.ParserError, ValueError, TypeError):
         return None
     if len(frame) != len(lines):
         return None
-    frame = frame[wanted]
-    for name in wanted:
-        if name not in numeric:
-            frame[name] = frame[name].where(frame[name] != header.unset_field)
-    return frame
+    return frame[wanted]  # the unset field is NaN in every column (na_values)
 
 
 def _read_text(lines: list[str], header: Header, wanted: list[str]) -> pd.DataFrame:
