@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from conftest import LAB, conn_row, tsv_header, write_generated
 
+from conftest import LAB, conn_row, tsv_header, write_generated
 from zeekslam.cli import cli
 
 

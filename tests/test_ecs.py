@@ -9,8 +9,8 @@ from functools import cache
 
 import yaml
 from click.testing import CliRunner
-from conftest import DATA, LAB
 
+from conftest import DATA, LAB
 from zeekslam.cli import cli
 
 

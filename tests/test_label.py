@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import LAB, SCENARIOS, conn_row, four_tuple, tsv_header, write_generated
 
+from conftest import LAB, SCENARIOS, conn_row, four_tuple, tsv_header, write_generated
 from zeekslam.label import LAYERS, LabelOptions, Pattern, decide, label_frame, label_logs
 
 

@@ -10,8 +10,8 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import LAB, SHARED_WILD, WILD, conn_row, tsv_header, write_generated
 
+from conftest import LAB, SHARED_WILD, WILD, conn_row, tsv_header, write_generated
 from zeekslam.read import (
     InputError,
     MalformedLine,

@@ -7,9 +7,9 @@ import io
 import json
 
 import pandas as pd
-from conftest import LAB, conn_row, tsv_header, write_generated
 from zat.log_to_dataframe import LogToDataFrame
 
+from conftest import LAB, conn_row, tsv_header, write_generated
 from zeekslam.label import LABEL_FIELDS, label_chunks
 from zeekslam.read import read_log
 from zeekslam.write import csv_cell, write, zeek_escape

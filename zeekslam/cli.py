@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import click
 
-from .cli_options import label_options, make_options
+from .cli_options import dask_engine, engine_options, label_options, make_options
 from .cli_report import report
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, Pattern, decide, label_chunks
@@ -75,8 +75,9 @@ class Tally:
               help="Show a running row count on stderr (default: when stderr is a terminal).")
 @click.option("--chunk-rows", type=click.IntRange(1000), default=CHUNK_ROWS, show_default=True, hidden=True)
 @label_options
+@engine_options
 def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, server_first_ports,
-          short_reply_max) -> None:
+          short_reply_max, engine, scheduler) -> None:
     """Label every connection of the given Zeek logs.
 
     LOGS are conn.log files (TSV or JSON, plain or .gz), Zeek log directories,
@@ -92,6 +93,7 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
       zeekslam label conn.log > conn.labeled.log
       zeekslam label /var/log/zeek/current --format json | jq 'select(."slam.label"=="slammed")'
       zcat conn.log.gz | zeekslam label - --format csv -o conn.csv
+      zeekslam label archive/2026-11-*/ --engine dask --scheduler processes -o all.log
     """
     options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
     show = sys.stderr.isatty() if progress is None else progress
@@ -99,8 +101,14 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
     try:
         inputs = find_inputs(logs)
         columns = LABEL_COLUMNS if fmt in ("zeek", "auto") else None  # the others rebuild every column
-        chunks = tally.watch(label_chunks(inputs, options, chunk_rows=chunk_rows, strict=strict,
-                                          columns=columns))
+        if engine == "dask":
+            if "-" in logs:
+                raise click.UsageError("--engine dask reads files, not stdin")
+            labeled = dask_engine().label_chunks_dask(list(logs), options, scheduler=scheduler, strict=strict,
+                                                      columns=columns)
+        else:
+            labeled = label_chunks(inputs, options, chunk_rows=chunk_rows, strict=strict, columns=columns)
+        chunks = tally.watch(labeled)
         first = next(chunks, None)
         if first is None:
             click.echo("zeekslam: no data rows in the input", err=True)

@@ -35,3 +35,22 @@ def make_options(prompt_s: float, long_wait: float, server_first_ports: str, sho
         raise click.BadParameter(f"--long-wait ({long_wait}) must not be shorter than --prompt ({prompt_s})")
     return LabelOptions(prompt=prompt_s, long_wait=long_wait, server_first_ports=ports,
                         short_reply_max=short_reply_max)
+
+
+def engine_options(fn):
+    """``--engine`` and ``--scheduler``: pandas on one core, or Dask for archives."""
+    fn = click.option("--scheduler", metavar="ADDRESS", default=None,
+                      help="With --engine dask: 'threads', 'processes', or a Dask distributed scheduler "
+                           "address such as tcp://10.0.0.1:8786 (default: an active Client, else threads).")(fn)
+    return click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
+                        help="pandas streams the logs on one core; dask splits large archives into blocks "
+                             "labeled in parallel, with the same labels (needs zeekslam[dask]).")(fn)
+
+
+def dask_engine():
+    """The Dask engine module, or a clear error when Dask is not installed."""
+    try:
+        from . import dask_engine as engine
+    except ImportError as e:
+        raise click.ClickException(f"--engine dask needs Dask: pip install 'zeekslam[dask]' ({e})") from None
+    return engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .cli_options import label_options, make_options
+from .cli_options import dask_engine, engine_options, label_options, make_options
 from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find
 from .label import label_logs
 from .read import ZeekslamError
@@ -28,8 +28,9 @@ _DEFAULTS = DiagnoseOptions()
 @click.option("--window", type=click.FloatRange(0), default=_DEFAULTS.window, show_default=True,
               help="A refused client counts as singled out when others were served within this many seconds")
 @label_options
+@engine_options
 def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, prompt_s, long_wait,
-           server_first_ports, short_reply_max):
+           server_first_ports, short_reply_max, engine, scheduler):
     """Diagnose each server: IP allow-list, connection limit, crash, closed or filtered port.
 
     Reads conn.log files or directories (and the project's slam.log when present),
@@ -45,7 +46,11 @@ def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, 
     options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
     diagnoser = ServerDiagnoser(horizon=horizon, window=window)
     try:
-        for frame in label_logs(list(logs), options=options):
+        if engine == "dask":
+            frames = dask_engine().label_logs_dask(list(logs), options, scheduler=scheduler)
+        else:
+            frames = label_logs(list(logs), options=options)
+        for frame in frames:
             diagnoser.add(frame)
         diagnoses = diagnoser.finish()
         target = find(diagnoses, why_server) if why_server else None
