@@ -100,7 +100,10 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
     tally = Tally(show)
     try:
         inputs = find_inputs(logs)
-        columns = LABEL_COLUMNS if fmt in ("zeek", "auto") else None  # the others rebuild every column
+        columns = None  # JSON, ECS and CSV rebuild every column
+        if fmt in ("zeek", "auto"):
+            # TSV output passes the lines through: parse only what the labels need (uid only to join slam.log).
+            columns = [c for c in LABEL_COLUMNS if c != "ts" and (c != "uid" or inputs.slam)]
         if engine == "dask":
             if "-" in logs:
                 raise click.UsageError("--engine dask reads files, not stdin")
