@@ -340,6 +340,20 @@ def _fmt_seconds(value: float) -> str:
     return f"{value:.1f} s"
 
 
+@dataclass(frozen=True)
+class PatternIndex:
+    """Which pattern each row of a labeled frame has, so writers can work per pattern.
+
+    ``first[p]`` is a row of pattern ``p``; ``row_specific`` marks the rows whose
+    ``slam.*`` values are their own (a reason naming the row's evidence, a reply,
+    a malformed line) rather than their pattern's.
+    """
+
+    ids: np.ndarray
+    first: np.ndarray
+    row_specific: np.ndarray
+
+
 def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
                 errors: dict[int, str] | None = None, where: Sequence[str] | None = None) -> pd.DataFrame:
     """Return ``frame`` with the ``slam.*`` columns added (a new frame).
@@ -347,6 +361,12 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
     ``errors`` maps row positions to what is wrong with them: those rows get
     the label ``malformed`` and a reason naming ``where[pos]`` (file:line).
     """
+    return _label(frame, options, errors, where)[0]
+
+
+def _label(frame: pd.DataFrame, options: LabelOptions | None = None, errors: dict[int, str] | None = None,
+           where: Sequence[str] | None = None) -> tuple[pd.DataFrame, PatternIndex | None]:
+    """:func:`label_frame`, and the pattern of each row."""
     opts = options or LabelOptions()
     n = len(frame)
     out = frame  # never modified: the labels are concatenated into a new frame below
@@ -354,7 +374,7 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
         out = frame.copy()
         for name in LABEL_FIELDS:
             out[name] = pd.Series(dtype=object)
-        return out
+        return out, None
     proto_codes, proto_u = _column_codes(frame, "proto")
     hist_codes, hist_u = _column_codes(frame, "history")
     state_codes, state_u = _column_codes(frame, "conn_state")
@@ -453,10 +473,15 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
         for pos, what in errors.items():
             at = where[pos] if where is not None else f"row {pos + 1}"
             out.iat[pos, col] = f"{at}: malformed line: {what}"
-    return out
+    row_specific = np.array([_NAMES_EVIDENCE.search(v.reason) is not None for v in verdicts], dtype=bool)[ids]
+    row_specific |= has_reply
+    if errors:
+        row_specific[np.fromiter(errors, dtype=np.int64)] = True
+    return out, PatternIndex(ids, first, row_specific)
 
 
 #: The per-row evidence a reason sentence may name, and its doubled (literal) braces.
+_NAMES_EVIDENCE = re.compile(r"\{(server|client|delay|resp_bytes|orig_bytes|reply)\}")
 _PLACEHOLDER = re.compile(r"\{(server|client|delay|resp_bytes|orig_bytes|reply)\}|(\{\{|\}\})")
 
 
@@ -527,6 +552,7 @@ class LabeledChunk:
 
     chunk: LogChunk
     frame: pd.DataFrame
+    patterns: PatternIndex | None = None  # lets writers escape once per pattern
 
 
 def load_slam_facts(paths: Sequence[str], strict: bool = False) -> pd.DataFrame:
@@ -572,7 +598,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                     if col in joined.columns:
                         frame[col] = joined[col].to_numpy()
             where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None
-            yield LabeledChunk(chunk, label_frame(frame, options, chunk.errors, where))
+            yield LabeledChunk(chunk, *_label(frame, options, chunk.errors, where))
 
 
 def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,

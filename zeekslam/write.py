@@ -116,6 +116,41 @@ def _escaped_label_columns(labeled: LabeledChunk, header: Header) -> list[list[s
     return columns
 
 
+def _escape_label(value: object, header: Header) -> str:
+    # An empty label value is "not set" ('-'), as Zeek writes an absent field.
+    if value is None or value != value or value == "":
+        return header.unset_field
+    return zeek_escape(str(value), header.separator, header.unset_field, header.empty_field)
+
+
+def _label_suffixes(labeled: LabeledChunk, header: Header) -> list[str]:
+    """Each row's slam.* fields, escaped and joined: once per pattern where the values are the pattern's."""
+    sep = header.separator
+    chunk = labeled.chunk
+    patterns = labeled.patterns
+    if patterns is None:  # a frame labeled elsewhere (the Dask engine): escape value by value
+        columns = _escaped_label_columns(labeled, header)
+        for i in chunk.errors:
+            columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
+        return list(map(sep.join, zip(*columns)))
+    values = labeled.frame[LABEL_FIELDS].to_numpy()
+    # The first five fields are always the pattern's; reply and reason may be the row's own.
+    prefix = np.array([sep.join(_escape_label(v, header) for v in values[row, :5]) for row in patterns.first],
+                      dtype=object)
+    whole = np.array([prefix[k] + sep + sep.join(_escape_label(v, header) for v in values[row, 5:])
+                      for k, row in enumerate(patterns.first)], dtype=object)
+    suffixes = whole[patterns.ids]
+    rows = np.flatnonzero(patterns.row_specific)
+    if len(rows):
+        suffixes[rows] = [f"{pre}{sep}{_escape_label(reply, header)}{sep}{_escape_label(reason, header)}"
+                          for pre, reply, reason in zip(prefix[patterns.ids[rows]], values[rows, 5], values[rows, 6])]
+        for i in chunk.errors:  # a malformed row's values are its own, not its pattern's
+            fields = [_escape_label(v, header) for v in values[i]]
+            fields[-1] = zeek_escape(esc_raw_reason(labeled, i), sep)
+            suffixes[i] = sep.join(fields)
+    return suffixes.tolist()
+
+
 def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
     """Zeek TSV text, a block of lines per chunk: the input's lines as they were, ``slam.*`` appended.
 
@@ -135,11 +170,8 @@ def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
             current, header = key, out_header
         assert header is not None
         sep = header.separator
-        columns = _escaped_label_columns(labeled, header)
         chunk = labeled.chunk
-        for i in chunk.errors:
-            columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
-        suffixes = list(map(sep.join, zip(*columns)))
+        suffixes = _label_suffixes(labeled, header)
         n_in = len(header.fields) - len(LABEL_FIELDS)
         unset_row = sep.join([header.unset_field] * n_in)
         if chunk.raw is not None:
