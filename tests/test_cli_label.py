@@ -71,3 +71,19 @@ def test_empty_input_is_not_an_error(tmp_path):
     path = write_generated(tmp_path / "conn.log", tsv_header())
     r = run("label", str(path))
     assert r.exit_code == 0 and "no data rows" in r.stderr
+
+
+def test_a_text_file_is_not_a_zeek_log(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("# my notes\nthis is not a log\n")
+    r = run("label", str(path))
+    assert r.exit_code == 1
+    assert "not a conn log" in r.stderr
+
+
+def test_malformed_count_does_not_depend_on_the_output_format(tmp_path):
+    """GENERATED: a bad timestamp is malformed in TSV output as in JSON output."""
+    path = write_generated(tmp_path / "conn.log", tsv_header() + [conn_row("C1").replace("1700000000.000001", "17x")])
+    for fmt in ("zeek", "json", "csv"):
+        r = run("label", str(path), "--format", fmt)
+        assert r.stderr.strip().endswith("1 rows in, 1 rows out, 1 malformed"), fmt

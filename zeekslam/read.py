@@ -44,6 +44,11 @@ LABEL_COLUMNS = (
     "duration", "orig_bytes", "resp_bytes", "conn_state", "missed_bytes", "history",
 )
 
+#: Columns whose values are checked against their type: a bad one makes its row malformed
+#: whatever the output format.  Other columns are carried as they are (a bad number there
+#: reads as unset in JSON/CSV output, and stays as written in Zeek TSV output).
+CHECKED_COLUMNS = frozenset(LABEL_COLUMNS)
+
 #: Types of the columns of stock conn.log and of the project's slam.log, for
 #: input that carries no #types line (JSON, headerless TSV).
 KNOWN_TYPES: dict[str, str] = {
@@ -295,7 +300,9 @@ class _TsvState:
                                  note="plain TSV (LogAscii::tsv=T): types assumed from field names")
             return True
         count = first_data_line.count("\t") + 1
-        layout = STOCK_LAYOUTS.get(count, _STOCK_CONN)
+        layout = STOCK_LAYOUTS.get(count)
+        if layout is None:
+            return False  # no header and no conn.log shape: not a Zeek log (the caller says so)
         self.header = Header(list(layout), [KNOWN_TYPES[n] for n in layout],
                              note="data before any header: read with the stock conn.log layout of "
                                   f"{len(layout)} columns")
@@ -310,7 +317,7 @@ def _convert(frame: pd.DataFrame, header: Header, errors: dict[int, str], positi
         if ztype in NUMERIC_TYPES:
             values = pd.to_numeric(raw, errors="coerce")
             bad = values.isna().to_numpy() & (raw != header.unset_field).to_numpy() & (raw != "").to_numpy()
-            if bad.any():
+            if bad.any() and name in CHECKED_COLUMNS:
                 for i in np.flatnonzero(bad):
                     pos = int(positions[i])
                     errors.setdefault(pos, f"field {name!r}: {str(raw.iloc[i])[:40]!r} is not a {ztype}")
@@ -322,6 +329,33 @@ def _convert(frame: pd.DataFrame, header: Header, errors: dict[int, str], positi
 
 def _parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) -> tuple[pd.DataFrame, dict[int, str]]:
     """Parse data lines of one header into a frame; rows keep the lines' order."""
+    sep = header.separator
+    wanted = [c for c in (columns or header.fields) if c in header.fields]
+    numeric = [c for c in wanted if header.type_of(c) in NUMERIC_TYPES]
+    loose = [c for c in numeric if c not in CHECKED_COLUMNS]  # parsed leniently, never malformed
+    numeric = [c for c in numeric if c in CHECKED_COLUMNS]
+    if lines and len(sep) == 1:
+        # The common case, checked as a whole: the right number of separators in all, no NUL byte,
+        # and Arrow's parser (which refuses a line with a wrong field count) takes every value.
+        text = "\n".join(lines)
+        if text.count(sep) == (len(header.fields) - 1) * len(lines) and "\x00" not in text:
+            frame = _read_arrow(text, len(lines), header, wanted, numeric)
+            if frame is not None:
+                return _loosen(frame, loose), {}
+    frame, errors = _parse_tsv_lines(lines, header, wanted, numeric)
+    return _loosen(frame, loose), errors
+
+
+def _loosen(frame: pd.DataFrame, loose: list[str]) -> pd.DataFrame:
+    for name in loose:
+        if frame[name].dtype == object:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return frame
+
+
+def _parse_tsv_lines(lines: list[str], header: Header, wanted: list[str],
+                     numeric: list[str]) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Line by line: each bad line is named, the good ones are parsed."""
     sep = header.separator
     nfields = len(header.fields)
     errors: dict[int, str] = {}
@@ -338,8 +372,6 @@ def _parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) 
                 errors[i] = "contains NUL bytes"
         good = [i for i in good if i not in errors]
         good_lines = [lines[i] for i in good]
-    wanted = [c for c in (columns or header.fields) if c in header.fields]
-    numeric = [c for c in wanted if header.type_of(c) in NUMERIC_TYPES]
     positions = np.asarray(good, dtype=np.int64)
     frame = _read_fast(good_lines, header, wanted, numeric) if good_lines and len(sep) == 1 else None
     if frame is None:
@@ -351,6 +383,40 @@ def _parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) 
     else:
         frame.index = pd.RangeIndex(len(lines))
     return frame, errors
+
+
+def _read_arrow(text: str, nlines: int, header: Header, wanted: list[str], numeric: list[str]) -> pd.DataFrame | None:
+    """Arrow's multi-threaded CSV parser: numbers as floats, text as Python strings.  None if any
+    line or value is off (a wrong field count, a bad number, invalid UTF-8); the caller then goes
+    line by line, which names each bad line."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8", "surrogateescape")),
+            read_options=pacsv.ReadOptions(column_names=header.fields, use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=header.separator, quote_char=False, escape_char=False,
+                                              newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted, null_values=[header.unset_field], strings_can_be_null=True,
+                column_types={c: pa.float64() if c in numeric else pa.string() for c in wanted}),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return None
+    if table.num_rows != nlines:
+        return None
+    columns = {}
+    for name in wanted:
+        column = table.column(name)
+        if name in numeric:
+            columns[name] = column.to_numpy()
+            continue
+        # One Python string per distinct value, shared by its rows: histories, states, addresses repeat.
+        encoded = column.combine_chunks().dictionary_encode()
+        values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+        columns[name] = values[encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)]
+    return pd.DataFrame({k: pd.Series(v, dtype="float64" if k in numeric else object) for k, v in columns.items()})
 
 
 _READ_OPTIONS = dict(header=None, quoting=csv.QUOTE_NONE, lineterminator="\n", engine="c", skip_blank_lines=False)
@@ -427,8 +493,8 @@ def _parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Dat
                 values = numeric.fillna((iso - pd.Timestamp(0, tz="UTC")).dt.total_seconds())
             else:
                 values = pd.to_numeric(col, errors="coerce")
-            bad = values.isna() & col.notna()
-            for pos in np.flatnonzero(bad.to_numpy()):
+            bad = values.isna() & col.notna() if name in CHECKED_COLUMNS else np.zeros(len(col), dtype=bool)
+            for pos in np.flatnonzero(np.asarray(bad)):
                 errors.setdefault(int(pos), f"field {name!r}: {str(col.iloc[pos])[:40]!r} is not a {ztype}")
             frame[name] = values.astype("float64")
         elif frame[name].dtype == object:
@@ -497,8 +563,12 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
                 if state.header_line(line):
                     yield from flush()
                 continue
-            if fmt == "tsv" and state.header is None and state.ensure(line):
-                continue
+            if fmt == "tsv" and state.header is None:
+                if state.ensure(line):
+                    continue
+                if state.header is None:
+                    raise NotAZeekLog(source, f"line {number} comes before any #fields header and has "
+                                      f"{line.count(chr(9)) + 1} tab-separated fields, unlike any conn.log")
             pending.append(line)
             numbers.append(number)
         yield from flush(chunk_rows)
