@@ -100,11 +100,9 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
     tally = Tally(show)
     try:
         inputs = find_inputs(logs)
-        columns = None  # JSON, ECS and CSV rebuild every column
-        if fmt in ("zeek", "auto"):
-            # TSV output passes the lines through: parse only what the labels need and ts (a row's
-            # identity, always checked); uid only to join slam.log.
-            columns = [c for c in LABEL_COLUMNS if c != "uid" or inputs.slam]
+        # Writers take the other columns from the lines as read: parse only what the labels need
+        # and ts (a row's identity, always checked); uid only to join slam.log.
+        columns = [c for c in LABEL_COLUMNS if c != "uid" or inputs.slam]
         if engine == "dask":
             if "-" in logs:
                 raise click.UsageError("--engine dask reads files, not stdin")

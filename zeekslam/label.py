@@ -156,20 +156,22 @@ def _decide_history(p: Pattern, h) -> Verdict:  # noqa: PLR0911, PLR0912 - one b
         return Verdict("midstream", h.closer, "low", "",
                        f"no SYN from the originator was seen (history {_lit(p.history)}, state {_lit(p.state)}): "
                        "the capture started mid-connection or saw one direction only.")
+    # Scans make these by the million: their sentences name no per-row evidence (the row's own
+    # columns hold the addresses), so they are made once per pattern.
     if not h.synack:
         if h.closer == "resp" and h.close_kind == "RST":
             return Verdict("rejected", "resp", "high", "",
-                           "{server} answered the SYN from {client} with RST: nothing listens on the port, "
+                           "the server answered the client's SYN with RST: nothing listens on the port, "
                            "or a firewall rejects it.")
         if h.closer == "orig" and h.close_kind == "RST":
             return Verdict("attempt_aborted", "orig", "high", "",
-                           "{client} sent SYN then RST with no SYN-ACK seen: the client gave up (or a scan).")
+                           "the client sent SYN then RST with no SYN-ACK seen: the client gave up (or a scan).")
         return Verdict("no_answer", "", "high" if p.state == "S0" else "medium", "",
-                       "{client} sent SYN to {server} and no reply was seen: filtered, host down, "
+                       "the client's SYN got no reply: filtered, host down, "
                        "or the SYN was dropped (listen queue full).")
     if not h.handshake:
         return Verdict("attempt_aborted", h.closer or "orig", "high" if h.orig_rst else "medium", "",
-                       "{server} answered with SYN-ACK but {client} never acknowledged it"
+                       "the server answered with SYN-ACK but the client never acknowledged it"
                        + (" and reset instead (a SYN scan or an aborted connect)." if h.orig_rst else "."))
     closer = h.closer or p.slam_closer
     kind = h.close_kind or p.slam_close_kind

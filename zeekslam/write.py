@@ -15,7 +15,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -279,10 +279,67 @@ def _json_safe(value: object) -> object:
     return value
 
 
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+#: A column of JSON numbers, one per line (checked in one C-level pass per column).
+_JSON_NUMBERS = re.compile(rf"(?:{_NUMBER}(?:\n{_NUMBER})*)?")
+
+
+def _json_fragments(values: Sequence[str], name: str, ztype: str, header: Header) -> list[str | None]:
+    """``"name": value`` for each raw TSV value of one column (None where unset), a column at a time.
+
+    Numbers keep the digits Zeek wrote (lossless, even past 2**53); text is
+    escaped once per distinct value, since most columns repeat a few values.
+    """
+    key = json.dumps(safe_text(name)) + ": "
+    unset = header.unset_field
+    if ztype in NUMERIC_TYPES:
+        whole = ztype in ("count", "int", "port")
+        if all(v.isdigit() or v == unset for v in values) if whole else \
+                _JSON_NUMBERS.fullmatch("\n".join(v for v in values if v != unset)):
+            return [None if v == unset else key + v for v in values]
+    fragments: dict[str, str | None] = {}
+    for v in dict.fromkeys(values):
+        typed = _typed(v, ztype, header)
+        fragments[v] = None if typed is None else key + json.dumps(typed, ensure_ascii=True, allow_nan=False)
+    return [fragments[v] for v in values]
+
+
+def _json_lines_tsv(labeled: LabeledChunk) -> list[str]:
+    """The JSON lines of a chunk read from Zeek TSV, built column by column."""
+    chunk = labeled.chunk
+    header = chunk.header
+    assert header is not None and chunk.raw is not None
+    good = [i for i in range(len(chunk)) if i not in chunk.errors]
+    lines = chunk.raw if len(good) == len(chunk) else [chunk.raw[i] for i in good]
+    columns = list(zip(*(line.split(header.separator) for line in lines))) if lines else []
+    fragments = [_json_fragments(col, name, ztype, header)
+                 for col, name, ztype in zip(columns, header.fields, header.types)]
+    labels = labeled.frame[LABEL_FIELDS].to_numpy()[good]
+    for k, name in enumerate(LABEL_FIELDS):
+        key = json.dumps(name) + ": "
+        values = labels[:, k].tolist()
+        cache: dict[object, str | None] = {}
+        for v in dict.fromkeys(values):
+            text = "" if v is None or v != v else str(v)
+            cache[v] = key + json.dumps(safe_text(text)) if text or k == 0 else None
+        fragments.append([cache[v] for v in values])
+    out = ["{" + ", ".join(filter(None, row)) + "}" for row in zip(*fragments)] if fragments else []
+    if len(good) != len(chunk):  # malformed rows, in place, the slow way
+        rows = dict(zip(good, out))
+        dicts = list(rows_as_dicts(labeled))
+        out = [rows[i] if i in rows else json.dumps(dicts[i], ensure_ascii=True, allow_nan=False)
+               for i in range(len(chunk))]
+    return out
+
+
 def write_json(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
     """One JSON object per line, ASCII only (safe on any terminal, valid for jq)."""
     for labeled in chunks:
-        if len(labeled.chunk):
+        if not len(labeled.chunk):
+            continue
+        if labeled.chunk.raw is not None and labeled.chunk.header is not None:
+            yield "\n".join(_json_lines_tsv(labeled))
+        else:
             yield "\n".join(json.dumps(row, ensure_ascii=True, allow_nan=False) for row in rows_as_dicts(labeled))
 
 
