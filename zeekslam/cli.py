@@ -10,7 +10,7 @@ import click
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .cli_report import report
 from .history import HistoryError, decode, describe
-from .label import LabeledChunk, Pattern, decide, label_chunks
+from .label import LabeledChunk, Pattern, decide, label_chunks, service_class
 from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
 from .write import FORMATS, safe_text, write
 
@@ -162,7 +162,6 @@ def explain(history, state, port, orig_bytes, resp_bytes, duration, service, rep
       zeekslam explain ShAdfFa --state SF --port 21 --reply '421 Too many connections'
     """
     from . import replies
-    from .label import _service_class  # the labeler's own port/service classes
 
     options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
     try:
@@ -185,10 +184,10 @@ def explain(history, state, port, orig_bytes, resp_bytes, duration, service, rep
     meaning = replies.classify(code, text) if code is not None else None
     delay_class = "" if duration is None else (
         "prompt" if duration <= options.prompt else "long" if duration >= options.long_wait else "mid")
-    service_class = _service_class(service)
+    service_kind = service_class(service)
     pattern = Pattern(
-        proto="tcp", history=history, state=state, service=service_class,
-        server_first=(port in options.server_first_ports) or service_class == "server_first",
+        proto="tcp", history=history, state=state, service=service_kind,
+        server_first=(port in options.server_first_ports) or service_kind == "server_first",
         orig_payload=bool(orig_bytes) or facts.orig_data,
         resp_size=0 if not (resp_bytes or facts.resp_data) else (
             2 if (resp_bytes or 0) > options.short_reply_max else 1),

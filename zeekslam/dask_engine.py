@@ -55,12 +55,12 @@ from .read import (
     InputError,
     LogChunk,
     MalformedLine,
-    _parse_json,
-    _parse_tsv,
-    _TsvState,
+    TsvState,
     find_inputs,
     kind_of,
     open_binary,
+    parse_json,
+    parse_tsv,
 )
 
 #: Default partition size of plain files: about 125k conn.log rows.
@@ -103,7 +103,7 @@ def _is_gzip(path: str) -> bool:
 
 def _scan_header(path: str) -> tuple[str, Header | None, int]:
     """Format, header and first data line of a file, as :func:`zeekslam.read.read_log` finds them."""
-    state = _TsvState()
+    state = TsvState()
     fmt = ""
     stream = open_binary(path)
     try:
@@ -210,7 +210,7 @@ def _blocks(plans: Sequence[_FilePlan], blocksize: int, compute) -> list[Block]:
     return blocks
 
 
-def _header_changes(state: _TsvState, header: Header) -> bool:
+def _header_changes(state: TsvState, header: Header) -> bool:
     new = state.header
     return new is not None and (new.fields != header.fields or new.types != header.types
                                 or new.separator != header.separator or new.unset_field != header.unset_field
@@ -241,7 +241,7 @@ def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: 
         data, numbers = lines, list(range(first, first + len(lines)))
     else:
         data, numbers = [], []
-        state = _TsvState()
+        state = TsvState()
         for number, line in enumerate(lines, first):
             if number < block.data_from or not line:
                 continue
@@ -256,10 +256,10 @@ def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: 
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
     records = None
     if block.fmt == "json":
-        frame, records, errors = _parse_json(data, wanted)
+        frame, records, errors = parse_json(data, wanted)
     else:
         assert block.header is not None
-        frame, errors = _parse_tsv(data, block.header, wanted)
+        frame, errors = parse_tsv(data, block.header, wanted)
     if strict and errors:
         pos = min(errors)
         raise MalformedLine(block.path, numbers[pos], errors[pos])

@@ -381,7 +381,7 @@ def _label(frame: pd.DataFrame, options: LabelOptions | None = None, errors: dic
     hist_codes, hist_u = _column_codes(frame, "history")
     state_codes, state_u = _column_codes(frame, "conn_state")
     serv_codes, serv_u = _column_codes(frame, "service")
-    serv_class = np.array([_service_class(s) for s in serv_u], dtype=object)
+    serv_class = np.array([service_class(s) for s in serv_u], dtype=object)
     resp_p = _num(frame, "id.resp_p")
     server_first_port = np.isin(np.nan_to_num(resp_p, nan=-1).astype(np.int64),
                                 np.fromiter(opts.server_first_ports, dtype=np.int64))
@@ -535,7 +535,7 @@ def _reply_text(code: float, msg: str) -> str:
     return f"{int(code)} {msg}".strip()
 
 
-def _service_class(service: object) -> str:
+def service_class(service: object) -> str:
     names = {s.strip().lower() for s in str(service or "").split(",") if s.strip()}
     if "ftp-data" in names:
         return "ftp-data"

@@ -19,7 +19,6 @@ import csv
 import gzip
 import io
 import json
-import math
 import os
 import re
 import sys
@@ -241,7 +240,7 @@ def _lines(path: str) -> Iterator[str]:
         yield from parts
 
 
-class _TsvState:
+class TsvState:
     """The header in force while reading one TSV input."""
 
     def __init__(self) -> None:
@@ -327,7 +326,7 @@ def _convert(frame: pd.DataFrame, header: Header, errors: dict[int, str], positi
     return frame
 
 
-def _parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) -> tuple[pd.DataFrame, dict[int, str]]:
+def parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) -> tuple[pd.DataFrame, dict[int, str]]:
     """Parse data lines of one header into a frame; rows keep the lines' order."""
     sep = header.separator
     wanted = [c for c in (columns or header.fields) if c in header.fields]
@@ -342,7 +341,7 @@ def _parse_tsv(lines: list[str], header: Header, columns: Sequence[str] | None) 
             frame = _read_arrow(text, len(lines), header, wanted, numeric)
             if frame is not None:
                 return _loosen(frame, loose), {}
-    frame, errors = _parse_tsv_lines(lines, header, wanted, numeric)
+    frame, errors = _parse_tsv_by_line(lines, header, wanted, numeric)
     return _loosen(frame, loose), errors
 
 
@@ -353,7 +352,7 @@ def _loosen(frame: pd.DataFrame, loose: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _parse_tsv_lines(lines: list[str], header: Header, wanted: list[str],
+def _parse_tsv_by_line(lines: list[str], header: Header, wanted: list[str],
                      numeric: list[str]) -> tuple[pd.DataFrame, dict[int, str]]:
     """Line by line: each bad line is named, the good ones are parsed."""
     sep = header.separator
@@ -463,7 +462,7 @@ def _flatten(obj: dict, prefix: str = "") -> dict:
     return out
 
 
-def _parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
+def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
     records: list[dict] = []
     errors: dict[int, str] = {}
     for i, line in enumerate(lines):
@@ -518,7 +517,7 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
     lines are kept whole); those the log does not have are left out.  With ``strict`` the
     first malformed line raises :class:`MalformedLine` instead of being kept.
     """
-    state = _TsvState()
+    state = TsvState()
     fmt = ""
     pending: list[str] = []
     numbers: list[int] = []
@@ -530,13 +529,13 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
             lines, line_numbers = pending[:chunk_rows], numbers[:chunk_rows]
             del pending[:chunk_rows], numbers[:chunk_rows]
             if fmt == "json":
-                frame, records, errors = _parse_json(lines, columns)
+                frame, records, errors = parse_json(lines, columns)
                 kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", path)
                 chunk = LogChunk(source, "json", kind, None, frame, line_numbers, records=records, errors=errors)
             else:
                 header = state.header
                 assert header is not None
-                frame, errors = _parse_tsv(lines, header, columns)
+                frame, errors = parse_tsv(lines, header, columns)
                 chunk = LogChunk(source, "tsv", kind_of(header.fields, header.path, path), header, frame,
                                  line_numbers, raw=lines, errors=errors)
             if strict and chunk.errors:
@@ -587,7 +586,7 @@ class Inputs:
 
 def sniff_kind(path: str) -> str:
     """The kind of a log from its header or first JSON object (reads a few lines)."""
-    state = _TsvState()
+    state = TsvState()
     for i, line in enumerate(_lines(path)):
         if i > 200:
             break
@@ -652,5 +651,3 @@ def _classify(found: Inputs, path: str, explicit: bool) -> None:
         found.skipped.append(path)
 
 
-def is_missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
