@@ -718,15 +718,22 @@ class ServerDiagnoser:
         key = hc.astype(np.int64) * 65536 + np.clip(port, 0, 65535)
         uk, inv = np.unique(key, return_inverse=True)
         idx = np.empty(len(uk), np.int64)
+        fresh = []
         for i, k in enumerate(uk.tolist()):
             h, p = str(hu[k // 65536]), k % 65536
             s = self._ep.get((h, p))
             if s is None:
                 s = self._new_server(h, p)
+                fresh.append(s)
             idx[i] = s
+        if fresh:  # one vectorised reset for all the servers new in this chunk
+            rows = np.asarray(fresh, dtype=np.int64)
+            self.s.reset(rows)
+            self.s.alive[rows] = True
         return idx[inv]
 
     def _new_server(self, h: str, p: int) -> int:
+        """A slot for a new server; the caller resets its columns (in bulk)."""
         if self._free:
             s = self._free.pop()
             self._host[s], self._port[s] = h, p
@@ -736,8 +743,6 @@ class ServerDiagnoser:
             self.s.ensure(self._n)
             self._host.append(h)
             self._port.append(p)
-        self.s.reset(s)
-        self.s.alive[s] = True
         self._ep[(h, p)] = s
         return s
 
@@ -1235,8 +1240,8 @@ class ServerDiagnoser:
             if sl >= 0:
                 self._free_slots.append(sl)
                 self._slot_owner[sl] = -1
-            S.reset(s)
             self._free.append(s)
+        S.reset(victims)  # in bulk: one assignment per column
         self.evicted += len(victims)
         for store in ("pending", "window", "samples"):
             arr = getattr(self, store)
