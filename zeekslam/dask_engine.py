@@ -48,7 +48,14 @@ import dask
 import pandas as pd
 from dask.utils import parse_bytes
 
-from .label import SLAM_FACT_COLUMNS, LabeledChunk, LabelOptions, label_frame, load_slam_facts
+from .label import (
+    SLAM_FACT_COLUMNS,
+    LabeledChunk,
+    LabelOptions,
+    join_slam_facts,
+    label_with_patterns,
+    load_slam_facts,
+)
 from .read import (
     LABEL_COLUMNS,
     Header,
@@ -263,14 +270,9 @@ def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: 
     if strict and errors:
         pos = min(errors)
         raise MalformedLine(block.path, numbers[pos], errors[pos])
-    if facts is not None and len(facts) and "uid" in frame.columns:
-        joined = facts.reindex(frame["uid"].to_numpy())
-        joined.index = frame.index
-        for col in SLAM_FACT_COLUMNS:
-            if col in joined.columns:
-                frame[col] = joined[col].to_numpy()
+    frame = join_slam_facts(frame, facts)
     where = [f"{block.path}:{n}" for n in numbers] if errors else None
-    labeled = label_frame(frame, options, errors, where)
+    labeled, patterns = label_with_patterns(frame, options, errors, where)
     if not keep_chunk:
         return labeled
     if block.fmt == "json":
@@ -280,7 +282,7 @@ def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: 
         assert block.header is not None
         chunk = LogChunk(block.path, "tsv", kind_of(block.header.fields, block.header.path, block.path),
                          block.header, frame, numbers, raw=data, errors=errors)
-    return LabeledChunk(chunk, labeled)
+    return LabeledChunk(chunk, labeled, patterns)
 
 
 def _inputs(paths: Sequence[str], strict: bool) -> tuple[list[str], pd.DataFrame | None]:

@@ -363,10 +363,10 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
     ``errors`` maps row positions to what is wrong with them: those rows get
     the label ``malformed`` and a reason naming ``where[pos]`` (file:line).
     """
-    return _label(frame, options, errors, where)[0]
+    return label_with_patterns(frame, options, errors, where)[0]
 
 
-def _label(frame: pd.DataFrame, options: LabelOptions | None = None, errors: dict[int, str] | None = None,
+def label_with_patterns(frame: pd.DataFrame, options: LabelOptions | None = None, errors: dict[int, str] | None = None,
            where: Sequence[str] | None = None) -> tuple[pd.DataFrame, PatternIndex | None]:
     """:func:`label_frame`, and the pattern of each row."""
     opts = options or LabelOptions()
@@ -569,6 +569,16 @@ def load_slam_facts(paths: Sequence[str], strict: bool = False) -> pd.DataFrame:
     return facts.drop_duplicates("uid", keep="last").set_index("uid")
 
 
+def join_slam_facts(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
+    """Add slam.log's facts (from :func:`load_slam_facts`) to conn.log rows, by uid; in place."""
+    if facts is not None and len(facts) and "uid" in frame.columns:
+        joined = facts.reindex(frame["uid"].to_numpy())
+        for col in SLAM_FACT_COLUMNS:
+            if col in joined.columns:
+                frame[col] = joined[col].to_numpy()
+    return frame
+
+
 def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = None, *,
                  chunk_rows: int = CHUNK_ROWS, strict: bool = False,
                  columns: Sequence[str] | None = LABEL_COLUMNS) -> Iterator[LabeledChunk]:
@@ -593,14 +603,9 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                     "history" in frame.columns and frame["history"].notna().any()):
                 from .read import NotAZeekLog
                 raise NotAZeekLog(chunk.source, f"a Zeek {chunk.kind!r} log, not a conn log")
-            if facts is not None and len(facts) and "uid" in frame.columns:
-                joined = facts.reindex(frame["uid"].to_numpy())
-                joined.index = frame.index
-                for col in SLAM_FACT_COLUMNS:
-                    if col in joined.columns:
-                        frame[col] = joined[col].to_numpy()
+            frame = join_slam_facts(frame, facts)
             where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None
-            yield LabeledChunk(chunk, *_label(frame, options, chunk.errors, where))
+            yield LabeledChunk(chunk, *label_with_patterns(frame, options, chunk.errors, where))
 
 
 def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,
@@ -611,4 +616,4 @@ def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chu
 
 
 __all__ = ["LABEL_FIELDS", "LabelOptions", "LabeledChunk", "Pattern", "Verdict", "decide",
-           "label_chunks", "label_frame", "label_logs", "load_slam_facts", "SLAM"]
+           "join_slam_facts", "label_chunks", "label_frame", "label_logs", "load_slam_facts", "SLAM"]
