@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
 
@@ -207,4 +208,12 @@ cli.add_command(report)
 
 
 def main() -> None:
-    cli(prog_name="zeekslam")
+    try:
+        cli(prog_name="zeekslam")
+    except BrokenPipeError:
+        # `zeekslam label big.log | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except OSError as e:
+        click.echo(f"Error: cannot write the output: {e.strerror or e}", err=True)
+        sys.exit(1)
