@@ -223,7 +223,7 @@ def run_zeek(scenario: str, with_ttl: bool, out: Path) -> dict[str, list[dict[st
     cmd = [ZEEK, "-C", "-r", str(pcap), str(SCRIPTS)]
     if with_ttl:
         cmd.append(str(SCRIPTS / "ttl.zeek"))
-    cmd.append(f"ZeekSlam::ftp_ports += {{ {ports} }}")
+    cmd += ["-e", f"redef ZeekSlam::ftp_ports += {{ {ports} }};"]
     proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stderr}"
     slam = out / "slam.log"
