@@ -117,7 +117,7 @@ def _scan_header(path: str) -> tuple[str, Header | None, int]:
         for number, raw in enumerate(stream, 1):
             if number > _HEADER_SCAN_LINES:
                 break
-            line = raw.decode("utf-8", "surrogateescape")
+            line = raw.decode("utf-8", "backslashreplace")
             line = line[:-1] if line.endswith("\n") else line
             if not line:
                 continue
@@ -238,7 +238,7 @@ def label_block(block: Block, options: LabelOptions | None = None, facts: pd.Dat
 
 def _label_bytes(block: Block, raw: bytes, options: LabelOptions | None, facts: pd.DataFrame | None,
                  columns: Sequence[str] | None, strict: bool, keep_chunk: bool = False) -> pd.DataFrame | LabeledChunk:
-    text = codecs.decode(raw, "utf-8", "surrogateescape")
+    text = codecs.decode(raw, "utf-8", "backslashreplace")
     if text.endswith("\n"):
         text = text[:-1]
     lines = text.split("\n") if text else []

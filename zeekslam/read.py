@@ -206,7 +206,9 @@ def _blocks(path: str) -> Iterator[tuple[int, list[str], bool]]:
     stream = open_binary(path)
     carry = ""
     number = 1
-    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    # Bytes that are not UTF-8 become the text \xNN, as Zeek itself writes them: no lone
+    # surrogates ever enter the pipeline (pandas 3 and Arrow refuse them).
+    utf8 = codecs.getincrementaldecoder("utf-8")("backslashreplace")
     try:
         while True:
             try:
@@ -393,7 +395,7 @@ def _read_arrow(text: str, nlines: int, header: Header, wanted: list[str], numer
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8", "surrogateescape")),
+            io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=header.fields, use_threads=True),
             parse_options=pacsv.ParseOptions(delimiter=header.separator, quote_char=False, escape_char=False,
                                               newlines_in_values=False, ignore_empty_lines=False),
@@ -440,7 +442,7 @@ def _read_text(lines: list[str], header: Header, wanted: list[str]) -> pd.DataFr
     if len(header.separator) == 1 and lines:
         try:
             frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=header.separator, names=header.fields,
-                                usecols=wanted, dtype=str, na_filter=False, **_READ_OPTIONS)
+                                usecols=wanted, dtype=object, na_filter=False, **_READ_OPTIONS)
             if len(frame) == len(lines):
                 return frame[wanted]
         except (pd.errors.ParserError, ValueError):
@@ -448,7 +450,8 @@ def _read_text(lines: list[str], header: Header, wanted: list[str]) -> pd.DataFr
     # Multi-character separators and lines the C tokenizer disagrees with.
     index = [header.fields.index(c) for c in wanted]
     split = [line.split(header.separator) for line in lines]
-    return pd.DataFrame({c: [row[j] for row in split] for c, j in zip(wanted, index)}, dtype=str)
+    # object, not str: pandas 3's Arrow strings cannot hold the invalid UTF-8 a hostile log may carry
+    return pd.DataFrame({c: pd.Series([row[j] for row in split], dtype=object) for c, j in zip(wanted, index)})
 
 
 def _flatten(obj: dict, prefix: str = "") -> dict:
@@ -477,7 +480,8 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
         elif any(isinstance(v, dict) for v in obj.values()):
             obj = _flatten(obj)
         records.append(obj)
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    with pd.option_context("future.infer_string", False):  # keep text as Python strings (see _read_text)
+        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame.index = pd.RangeIndex(len(records))
     if columns:
         frame = frame[[c for c in dict.fromkeys(columns) if c in frame.columns]]

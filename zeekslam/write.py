@@ -29,6 +29,8 @@ FORMATS = ("zeek", "json", "ecs", "csv")
 # (kept as lone surrogates by the reader).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff\\]")
 _UNSAFE_NO_BACKSLASH = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+# In a TSV line as read: everything _UNSAFE_NO_BACKSLASH matches but the tab separator.
+_RAW_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\udc80-\udcff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
 
@@ -178,6 +180,10 @@ def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
             base = chunk.raw
             if chunk.errors:
                 base = [unset_row if i in chunk.errors else line for i, line in enumerate(base)]
+            if _RAW_UNSAFE.search("".join(base)):
+                # Zeek never writes a raw control character or invalid UTF-8: a line that has one
+                # was not written by Zeek.  Spell them \xNN as Zeek does, so no terminal runs them.
+                base = [_RAW_UNSAFE.sub(_hex, line) for line in base]
         else:
             names, types = header.fields[:n_in], header.types[:n_in]
             base = [unset_row if i in chunk.errors else
@@ -233,6 +239,8 @@ def _typed(raw: str, ztype: str, header: Header) -> object:
         try:
             number = float(raw)
         except ValueError:
+            return safe_text(unescape(raw))
+        if not math.isfinite(number):  # "nan", "inf", 1e999: JSON has no such numbers
             return safe_text(unescape(raw))
         if ztype in ("count", "int", "port") and number.is_integer() and "." not in raw:
             return int(raw) if raw.lstrip("-").isdigit() else number
