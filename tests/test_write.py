@@ -95,3 +95,24 @@ def test_json_input_to_zeek_output(tmp_path):
     assert fields[-len(LABEL_FIELDS):] == LABEL_FIELDS
     assert all(len(r) == len(fields) for r in rows)
     assert {r[fields.index("slam.label")] for r in rows} == {"rejected"}
+
+
+def test_control_characters_in_raw_lines_are_spelled_out(tmp_path):
+    """GENERATED: a raw ESC/BEL/CR inside a TSV field (Zeek never writes one) is \\xNN in the output."""
+    row = conn_row("Craw", service="a\x1b[2Jb\x07c\rd")
+    path = write_generated(tmp_path / "conn.log", tsv_header() + [row] + [conn_row(f"C{i}") for i in range(3)])
+    data = [line for line in _out([path], "zeek") if not line.startswith("#")]
+    assert len(data) == 4
+    assert data[0].split("\t")[7] == "a\\x1b[2Jb\\x07c\\x0dd"
+    assert data[1].split("\t")[:21] == conn_row("C0").split("\t")
+
+
+def test_invalid_utf8_is_read_as_zeek_escapes(tmp_path):
+    path = tmp_path / "conn.log"
+    header = "\n".join(tsv_header()) + "\n"
+    path.write_bytes(header.encode() + conn_row("Cbin", service="X").replace("\tX\t", "\tbad\xff\xfe\t").encode(
+        "latin-1") + b"\n")
+    data = [line for line in _out([path], "zeek") if not line.startswith("#")]
+    assert data[0].split("\t")[7] == "bad\\xff\\xfe"
+    obj = json.loads(_out([path], "json")[0])
+    assert obj["service"] == "bad\\xff\\xfe"

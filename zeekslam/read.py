@@ -80,10 +80,14 @@ STOCK_LAYOUTS: dict[int, list[str]] = {
     20: [f for f in _STOCK_CONN if f != "local_resp"],  # Bro 2.1 .. 2.3
 }
 
-_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+# Only ASCII escapes become characters: Zeek spells a non-UTF-8 byte \xNN (NN >= 80), and
+# turning it into the code point U+00NN would invent a character the server never sent.
+_ESCAPE = re.compile(r"\\x([0-7][0-9a-fA-F])")
 _ROTATED = re.compile(r"^(?P<kind>[a-z_]+)\.\d{2}[:_]\d{2}[:_]\d{2}-\d{2}[:_]\d{2}[:_]\d{2}\.log(\.gz)?$")
 _LOG_NAME = re.compile(r"^(?P<kind>[a-z_]+?)(\.[^/]*)?\.log(\.gz)?$")
 READ_BLOCK = 1 << 20
+#: Bytes of printable ASCII, tab and newline: a block of nothing else needs no escaping.
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n"
 #: Rows per chunk: small enough to stay in cache and keep peak memory near 200 MB,
 #: large enough that per-chunk overhead does not show (measured: 10k-30k is the sweet spot).
 CHUNK_ROWS = 25_000
@@ -155,6 +159,7 @@ class LogChunk:
     raw: list[str] | None = None  # TSV: the lines as read, for lossless pass-through
     records: list[dict] | None = None  # JSON: the objects as read
     errors: dict[int, str] = field(default_factory=dict)  # row position -> what is wrong
+    clean: bool = False  # the raw lines are printable ASCII and tabs only
 
     def __len__(self) -> int:
         return len(self.line_numbers)
@@ -197,15 +202,18 @@ def open_binary(path: str):
     return buffered
 
 
-def _blocks(path: str) -> Iterator[tuple[int, list[str], bool]]:
-    """Blocks of whole lines (without newlines), decoded losslessly.
+def _blocks(path: str) -> Iterator[tuple[int, list[str], bool, bool]]:
+    """Blocks of whole lines (without newlines), decoded.
 
-    Yields (number of the first line, lines, plain) where ``plain`` means no
-    line of the block is empty or starts with '#', so it is all data.
+    Yields (number of the first line, lines, plain, clean): ``plain`` means no
+    line of the block is empty or starts with '#', so it is all data; ``clean``
+    that it is printable ASCII and tabs only (checked on the bytes, in C), so
+    writers need not look for control characters in it.
     """
     stream = open_binary(path)
     carry = ""
     number = 1
+    was_dirty = False
     # Bytes that are not UTF-8 become the text \xNN, as Zeek itself writes them: no lone
     # surrogates ever enter the pipeline (pandas 3 and Arrow refuse them).
     utf8 = codecs.getincrementaldecoder("utf-8")("backslashreplace")
@@ -218,6 +226,9 @@ def _blocks(path: str) -> Iterator[tuple[int, list[str], bool]]:
                 raise InputError(path, f"cannot be read as gzip: {e}") from None
             if not block:
                 break
+            # A line may start in the previous block: its dirt counts for this one too.
+            dirty_now = bool(block.translate(None, _PRINTABLE))
+            dirty, was_dirty = dirty_now or was_dirty, dirty_now
             text = carry + utf8.decode(block)
             cut = text.rfind("\n")
             if cut < 0:
@@ -226,11 +237,11 @@ def _blocks(path: str) -> Iterator[tuple[int, list[str], bool]]:
             text, carry = text[:cut], text[cut + 1:]
             plain = not text.startswith(("#", "\n")) and "\n#" not in text and "\n\n" not in text
             parts = text.split("\n")
-            yield number, parts, plain
+            yield number, parts, plain, not dirty
             number += len(parts)
         carry += utf8.decode(b"", final=True)
         if carry:
-            yield number, [carry], not carry.startswith("#")
+            yield number, [carry], not carry.startswith("#"), not was_dirty
     finally:
         if path != "-":
             stream.close()
@@ -238,7 +249,7 @@ def _blocks(path: str) -> Iterator[tuple[int, list[str], bool]]:
 
 def _lines(path: str) -> Iterator[str]:
     """Lines of a file without their newline."""
-    for _, parts, _ in _blocks(path):
+    for _, parts, _, _ in _blocks(path):
         yield from parts
 
 
@@ -527,31 +538,39 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
     numbers: list[int] = []
     source = "<stdin>" if path == "-" else path
 
+    dirty_upto = 0  # pending[:dirty_upto] may hold lines that are not printable ASCII
+
     def flush(limit: int = 1) -> Iterator[LogChunk]:
         """Emit chunks of ``chunk_rows`` rows while at least ``limit`` rows wait."""
+        nonlocal dirty_upto
         while pending and len(pending) >= limit:
             lines, line_numbers = pending[:chunk_rows], numbers[:chunk_rows]
             del pending[:chunk_rows], numbers[:chunk_rows]
+            clean = dirty_upto == 0
+            dirty_upto = max(0, dirty_upto - len(lines))
             if fmt == "json":
                 frame, records, errors = parse_json(lines, columns)
                 kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", path)
-                chunk = LogChunk(source, "json", kind, None, frame, line_numbers, records=records, errors=errors)
+                chunk = LogChunk(source, "json", kind, None, frame, line_numbers, records=records, errors=errors,
+                                 clean=clean)
             else:
                 header = state.header
                 assert header is not None
                 frame, errors = parse_tsv(lines, header, columns)
                 chunk = LogChunk(source, "tsv", kind_of(header.fields, header.path, path), header, frame,
-                                 line_numbers, raw=lines, errors=errors)
+                                 line_numbers, raw=lines, errors=errors, clean=clean)
             if strict and chunk.errors:
                 pos = min(chunk.errors)
                 raise MalformedLine(source, chunk.line_numbers[pos], chunk.errors[pos])
             yield chunk
 
-    for first, lines, plain in _blocks(path):
+    for first, lines, plain, clean in _blocks(path):
         if plain and fmt and (fmt == "json" or state.header is not None):
             # The common case: a block of data lines under a known header.
             pending.extend(lines)
             numbers.extend(range(first, first + len(lines)))
+            if not clean:
+                dirty_upto = len(pending)
             yield from flush(chunk_rows)
             continue
         for number, line in enumerate(lines, first):
@@ -574,6 +593,8 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
                                       f"{line.count(chr(9)) + 1} tab-separated fields, unlike any conn.log")
             pending.append(line)
             numbers.append(number)
+            if not clean:
+                dirty_upto = len(pending)
         yield from flush(chunk_rows)
     yield from flush()
 

@@ -180,7 +180,7 @@ def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
             base = chunk.raw
             if chunk.errors:
                 base = [unset_row if i in chunk.errors else line for i, line in enumerate(base)]
-            if _RAW_UNSAFE.search("".join(base)):
+            if not chunk.clean and _RAW_UNSAFE.search("".join(base)):
                 # Zeek never writes a raw control character or invalid UTF-8: a line that has one
                 # was not written by Zeek.  Spell them \xNN as Zeek does, so no terminal runs them.
                 base = [_RAW_UNSAFE.sub(_hex, line) for line in base]
