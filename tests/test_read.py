@@ -187,3 +187,13 @@ def test_command_line_reads_a_pipe():
                           input=src.read_bytes(), capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == _data_lines(src)
+
+
+def test_json_iso8601_timestamps(tmp_path):
+    """GENERATED: json-streaming-logs style ts (ISO 8601) next to epoch seconds."""
+    path = tmp_path / "conn.log"
+    path.write_text('{"_path":"conn","ts":"2026-11-25T11:40:15.099Z","uid":"C1","proto":"tcp","history":"Sr",'
+                    '"conn_state":"REJ"}\n{"ts":1795606815.5,"uid":"C2","proto":"tcp","history":"S","conn_state":"S0"}\n')
+    chunks, rows, malformed = _rows(path)
+    assert (rows, malformed) == (2, 0)
+    assert chunks[0].frame["ts"].tolist() == [1795606815.099, 1795606815.5]

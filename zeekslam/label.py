@@ -383,7 +383,7 @@ def label_with_patterns(frame: pd.DataFrame, options: LabelOptions | None = None
     serv_codes, serv_u = _column_codes(frame, "service")
     serv_class = np.array([service_class(s) for s in serv_u], dtype=object)
     resp_p = _num(frame, "id.resp_p")
-    server_first_port = np.isin(np.nan_to_num(resp_p, nan=-1).astype(np.int64),
+    server_first_port = np.isin(np.nan_to_num(resp_p, nan=-1, posinf=-1, neginf=-1).astype(np.int64),
                                 np.fromiter(opts.server_first_ports, dtype=np.int64))
     orig_bytes = _num(frame, "orig_bytes")
     resp_bytes = _num(frame, "resp_bytes")

@@ -491,8 +491,9 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
         elif any(isinstance(v, dict) for v in obj.values()):
             obj = _flatten(obj)
         records.append(obj)
-    with pd.option_context("future.infer_string", False):  # keep text as Python strings (see _read_text)
-        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    # Object columns, not pandas 3's inferred Arrow strings (they refuse what a hostile log may carry).
+    keys = list(dict.fromkeys(k for record in records for k in record))
+    frame = pd.DataFrame({k: pd.Series([record.get(k) for record in records], dtype=object) for k in keys})
     frame.index = pd.RangeIndex(len(records))
     if columns:
         frame = frame[[c for c in dict.fromkeys(columns) if c in frame.columns]]
@@ -500,13 +501,12 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
         ztype = KNOWN_TYPES.get(name)
         if ztype in NUMERIC_TYPES:
             col = frame[name]
-            if ztype == "time" and col.dtype == object:
+            values = pd.to_numeric(col, errors="coerce").astype("float64")
+            todo = values.isna() & col.notna()
+            if ztype == "time" and todo.any():
                 # json-streaming-logs style: ISO 8601 timestamps.
-                iso = pd.to_datetime(col, errors="coerce", utc=True, format="ISO8601")
-                numeric = pd.to_numeric(col, errors="coerce")
-                values = numeric.fillna((iso - pd.Timestamp(0, tz="UTC")).dt.total_seconds())
-            else:
-                values = pd.to_numeric(col, errors="coerce")
+                iso = pd.to_datetime(col[todo].astype(str), errors="coerce", utc=True, format="ISO8601")
+                values[todo] = (iso - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
             bad = values.isna() & col.notna() if name in CHECKED_COLUMNS else np.zeros(len(col), dtype=bool)
             for pos in np.flatnonzero(np.asarray(bad)):
                 errors.setdefault(int(pos), f"field {name!r}: {str(col.iloc[pos])[:40]!r} is not a {ztype}")
