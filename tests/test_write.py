@@ -116,3 +116,19 @@ def test_invalid_utf8_is_read_as_zeek_escapes(tmp_path):
     assert data[0].split("\t")[7] == "bad\\xff\\xfe"
     obj = json.loads(_out([path], "json")[0])
     assert obj["service"] == "bad\\xff\\xfe"
+
+
+def test_a_new_header_block_when_the_columns_change(tmp_path):
+    """Two logs with different columns (Bro 2.3 and Zeek 8) in one output, as a concatenated Zeek log."""
+    from conftest import WILD
+
+    first, second = WILD / "bro23-teredo-tunnel-parents.log", LAB / "port_closed" / "tsv" / "conn.log"
+    lines = _out([first, second], "zeek")
+    fields = [line for line in lines if line.startswith("#fields")]
+    assert len(fields) == 2 and fields[0] != fields[1]
+    assert sum(1 for line in lines if line.startswith("#close")) == 2
+    out = tmp_path / "both.log"
+    out.write_text("\n".join(lines) + "\n")
+    back = pd.concat(c.frame for c in read_log(str(out)))
+    assert len(back) == 21 + 3
+    assert back.loc[back["proto"] == "tcp", "slam.label"].notna().all()  # non-TCP rows: unset (-)
