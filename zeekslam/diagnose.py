@@ -1214,33 +1214,50 @@ class ServerDiagnoser:
         victims = order[: count - (opts.max_probe_servers * 3) // 4]
         vset = np.zeros(n, bool)
         vset[victims] = True
-        for s in victims.tolist():
-            host = self._host[s]
-            agg = self._folded.get(host)
-            if agg is None:
-                if len(self._folded) >= opts.max_folded_hosts:
-                    host = "(other hosts)"
-                    agg = self._folded.get(host)
-                if agg is None:
-                    agg = self._folded[host] = {
-                        "cat": np.zeros(NCAT, np.int64), "lab": np.zeros(NL, np.int64), "ports": 0,
-                        "first": np.inf, "last": -np.inf, "clients": set(),
-                    }
-            agg["cat"] += S.cat[s]
-            agg["lab"] += S.lab[s]
-            agg["ports"] += 1
-            agg["first"] = min(agg["first"], float(S.first[s]))
-            agg["last"] = max(agg["last"], float(S.last[s]))
-            if len(agg["clients"]) < _MAX_SEEN:
-                agg["clients"].update(list(self._seen.get(s, ()))[: _MAX_SEEN - len(agg["clients"])])
-            del self._ep[(self._host[s], self._port[s])]
-            for d in (self._seen, self._kinds, self._replies, self._runs, self._open):
-                d.pop(s, None)
-            sl = int(S.slot[s])
-            if sl >= 0:
-                self._free_slots.append(sl)
-                self._slot_owner[sl] = -1
-            self._free.append(s)
+        vic = victims.tolist()
+        # Each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry).
+        codes, hosts = pd.factorize(np.array([self._host[v] for v in vic], dtype=object))
+        targets = []
+        for host in hosts.tolist():
+            if host not in self._folded and len(self._folded) >= opts.max_folded_hosts:
+                host = "(other hosts)"
+            if host not in self._folded:
+                self._folded[host] = {
+                    "cat": np.zeros(NCAT, np.int64), "lab": np.zeros(NL, np.int64), "ports": 0,
+                    "first": np.inf, "last": -np.inf, "clients": set(),
+                }
+            targets.append(host)
+        # Sums, counts, first and last per host entry, vectorised over the victims.
+        cat = np.zeros((len(hosts), NCAT), np.int64)
+        lab = np.zeros((len(hosts), NL), np.int64)
+        first = np.full(len(hosts), np.inf)
+        last = np.full(len(hosts), -np.inf)
+        np.add.at(cat, codes, S.cat[victims])
+        np.add.at(lab, codes, S.lab[victims])
+        np.minimum.at(first, codes, S.first[victims])
+        np.maximum.at(last, codes, S.last[victims])
+        ports = np.bincount(codes, minlength=len(hosts))
+        for k, host in enumerate(targets):
+            agg = self._folded[host]
+            agg["cat"] += cat[k]
+            agg["lab"] += lab[k]
+            agg["ports"] += int(ports[k])
+            agg["first"] = min(agg["first"], float(first[k]))
+            agg["last"] = max(agg["last"], float(last[k]))
+        for v, code in zip(vic, codes.tolist()):
+            seen = self._seen.get(v)
+            agg = self._folded[targets[code]]
+            if seen and len(agg["clients"]) < _MAX_SEEN:
+                agg["clients"].update(list(seen)[: _MAX_SEEN - len(agg["clients"])])
+            del self._ep[(self._host[v], self._port[v])]
+        for d in (self._seen, self._kinds, self._replies, self._runs, self._open):
+            for v in [k for k in d if vset[k]] if len(d) < len(vic) else vic:
+                d.pop(v, None)
+        slots = S.slot[victims]
+        for sl in slots[slots >= 0].tolist():
+            self._free_slots.append(sl)
+            self._slot_owner[sl] = -1
+        self._free.extend(vic)
         S.reset(victims)  # in bulk: one assignment per column
         self.evicted += len(victims)
         for store in ("pending", "window", "samples"):
