@@ -324,6 +324,8 @@ def _pattern_ids(keys: list[np.ndarray]) -> np.ndarray:
 
 def _reply_columns(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
     """The server's first reply (code, text) per row, from slam.log facts."""
+    if "ftp_reply_code" not in frame.columns and "smtp_reply_code" not in frame.columns:
+        return np.full(len(frame), np.nan), pd.Series(None, index=frame.index, dtype=object)  # stock conn.log
     code = _num(frame, "ftp_reply_code")
     msg = _text(frame, "ftp_reply_msg")
     smtp_code = _num(frame, "smtp_reply_code")
