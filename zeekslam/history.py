@@ -93,7 +93,6 @@ def decode(history: str | None) -> HistoryFacts:
                           "the first packet seen was not the originator's SYN, so "
                           "Zeek guessed who the originator was"))
     seen: dict[str, int] = {}
-    facts: dict[str, object] = {}
     syn = synack = handshake = False
     orig_data = resp_data = False
     closer = close_kind = ""
@@ -149,7 +148,6 @@ def decode(history: str | None) -> HistoryFacts:
             anomalies.append(LETTER_MEANING[low])
         steps.append(Step(letter, who, LETTER_MEANING[low], note))
     midstream = not syn
-    facts.update()
     return HistoryFacts(
         history=text,
         flipped=flipped,
