@@ -54,7 +54,7 @@ from .label import (
     LabelOptions,
     join_slam_facts,
     label_with_patterns,
-    load_slam_facts,
+    primary_and_facts,
 )
 from .read import (
     LABEL_COLUMNS,
@@ -289,14 +289,7 @@ def _inputs(paths: Sequence[str], strict: bool) -> tuple[list[str], pd.DataFrame
     """The primary logs and the slam facts, chosen as :func:`zeekslam.label.label_chunks` does."""
     if any(p == "-" for p in paths):
         raise InputError("-", "the Dask engine reads files, not stdin: use the pandas engine")
-    found = find_inputs(paths)
-    facts = None
-    primary = found.conn
-    if found.conn and found.slam:
-        facts = load_slam_facts(found.slam, strict=strict)
-    elif not found.conn:
-        primary = found.slam
-    return primary, facts
+    return primary_and_facts(find_inputs(paths), strict)
 
 
 def _local_compute(scheduler: str | None):

@@ -581,6 +581,16 @@ def join_slam_facts(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataF
     return frame
 
 
+def primary_and_facts(found: Inputs, strict: bool = False) -> tuple[list[str], pd.DataFrame | None]:
+    """The logs whose rows come out, and the slam.log facts to join to them (if any).
+
+    conn logs are the rows and slam logs add facts by uid; slam logs alone are the rows.
+    """
+    if found.conn and found.slam:
+        return found.conn, load_slam_facts(found.slam, strict=strict)
+    return (found.conn or found.slam), None
+
+
 def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = None, *,
                  chunk_rows: int = CHUNK_ROWS, strict: bool = False,
                  columns: Sequence[str] | None = LABEL_COLUMNS) -> Iterator[LabeledChunk]:
@@ -591,12 +601,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     limits what is parsed (``None`` parses every column, as JSON output needs).
     """
     found = inputs if isinstance(inputs, Inputs) else find_inputs(inputs)
-    facts = None
-    primary = found.conn
-    if found.conn and found.slam:
-        facts = load_slam_facts(found.slam, strict=strict)
-    elif not found.conn:
-        primary = found.slam
+    primary, facts = primary_and_facts(found, strict)
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
     for path in primary:
         for chunk in read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict):
@@ -618,4 +623,5 @@ def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chu
 
 
 __all__ = ["LABEL_FIELDS", "LabelOptions", "LabeledChunk", "Pattern", "Verdict", "decide",
-           "join_slam_facts", "label_chunks", "label_frame", "label_logs", "load_slam_facts", "SLAM"]
+           "join_slam_facts", "label_chunks", "label_frame", "label_logs", "load_slam_facts",
+           "primary_and_facts", "SLAM"]
