@@ -939,62 +939,87 @@ class ServerDiagnoser:
         srv, tout, door = srv[fin], tout[fin], door[fin]
         # a fixed-size timeline for servers with at least two events
         want = np.unique(srv[(S.slot[srv] < 0) & (S.nfinal[srv] >= 2)])
-        for s in want.tolist():
-            if self._free_slots:
-                slot = self._free_slots.pop()
-                self._slot_owner[slot] = s
-            elif len(self._slot_owner) < opts.max_bin_slots:
-                slot = len(self._slot_owner)
-                self._slot_owner.append(s)
-                if slot >= len(self._bins):
-                    cap = max(64, 2 * len(self._bins))
-                    self._bins = _grow(self._bins, cap, 0)
-                    self._bin_start = _grow(self._bin_start, cap, np.nan)
-                    self._bin_width = _grow(self._bin_width, cap, opts.bin_width)
-            else:
-                break
-            self._bins[slot] = 0
-            self._bin_start[slot] = np.nan
-            self._bin_width[slot] = opts.bin_width
-            S.slot[s] = slot
+        if len(want):
+            self._bin_slots_for(want)
         slot = S.slot[srv]
         m = slot >= 0
         if not m.any():
             return
         slot, tout, door = slot[m], tout[m], door[m]
-        start = self._bin_start
-        unset = np.unique(slot[np.isnan(start[slot])])
-        if len(unset):
-            lo = np.full(len(start), np.inf)
-            np.minimum.at(lo, slot, tout)
-            start[unset] = np.floor(lo[unset] / self._bin_width[unset]) * self._bin_width[unset]
-        idx = np.floor((tout - start[slot]) / self._bin_width[slot]).astype(np.int64)
-        bad = (idx < 0) | (idx >= opts.max_bins)
-        for sl in np.unique(slot[bad]).tolist():
-            mm = slot == sl
-            self._rebin(sl, float(tout[mm].min()), float(tout[mm].max()))
+        start, width, nb = self._bin_start, self._bin_width, opts.max_bins
+        # per-slot range of this batch (all rows of a slot, as the rebin needs them)
+        us, inv = np.unique(slot, return_inverse=True)
+        lo = np.full(len(us), np.inf)
+        hi = np.full(len(us), -np.inf)
+        np.minimum.at(lo, inv, tout)
+        np.maximum.at(hi, inv, tout)
+        unset = np.isnan(start[us])
+        if unset.any():
+            su = us[unset]
+            start[su] = np.floor(lo[unset] / width[su]) * width[su]
+        idx = np.floor((tout - start[slot]) / width[slot]).astype(np.int64)
+        bad = (idx < 0) | (idx >= nb)
         if bad.any():
-            idx = np.floor((tout - start[slot]) / self._bin_width[slot]).astype(np.int64)
-        np.add.at(self._bins, (slot, np.clip(idx, 0, opts.max_bins - 1), door.astype(np.int64)), 1)
+            hit = np.zeros(len(us), bool)
+            hit[inv[bad]] = True
+            self._rebin(us[hit], lo[hit], hi[hit])
+            idx = np.floor((tout - start[slot]) / width[slot]).astype(np.int64)
+        np.add.at(self._bins, (slot, np.clip(idx, 0, nb - 1), door.astype(np.int64)), 1)
 
-    def _rebin(self, slot: int, lo: float, hi: float) -> None:
+    def _bin_slots_for(self, want: np.ndarray) -> None:
+        """Timeline slots for servers ``want`` (ascending): freed slots first (last freed first), then new ones."""
+        opts, S = self.options, self.s
+        nfree = min(len(self._free_slots), len(want))
+        got = self._free_slots[len(self._free_slots) - nfree :][::-1]
+        del self._free_slots[len(self._free_slots) - nfree :]
+        nnew = min(len(want) - nfree, opts.max_bin_slots - len(self._slot_owner))
+        n0 = len(self._slot_owner)
+        got += range(n0, n0 + max(nnew, 0))
+        if not got:
+            return
+        owners = want[: len(got)]
+        for sl, s in zip(got[:nfree], owners[:nfree].tolist(), strict=True):
+            self._slot_owner[sl] = s
+        self._slot_owner += owners[nfree:].tolist()
+        if len(self._slot_owner) > len(self._bins):
+            cap = max(64, len(self._bins))
+            while cap < len(self._slot_owner):
+                cap *= 2
+            self._bins = _grow(self._bins, cap, 0)
+            self._bin_start = _grow(self._bin_start, cap, np.nan)
+            self._bin_width = _grow(self._bin_width, cap, opts.bin_width)
+        got = np.asarray(got, np.int64)
+        self._bins[got] = 0
+        self._bin_start[got] = np.nan
+        self._bin_width[got] = opts.bin_width
+        S.slot[owners] = got
+
+    def _rebin(self, slots: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Widen (x2) and shift the timelines of ``slots`` until [lo, hi] and every used bin fit."""
         nb = self.options.max_bins
-        start, width = float(self._bin_start[slot]), float(self._bin_width[slot])
-        old = self._bins[slot].copy()
-        used = np.flatnonzero(old.sum(axis=1))
-        lo = min(lo, start + width * used.min()) if len(used) else lo
-        hi = max(hi, start + width * (used.max() + 1)) if len(used) else hi
-        while True:
-            new_start = math.floor(lo / width) * width
-            if hi < new_start + width * nb:
-                break
-            width *= 2
-        self._bins[slot] = 0
-        if len(used):
-            centers = start + (used + 0.5) * float(self._bin_width[slot])
-            nidx = np.clip(np.floor((centers - new_start) / width).astype(np.int64), 0, nb - 1)
-            np.add.at(self._bins[slot], nidx, old[used])
-        self._bin_start[slot], self._bin_width[slot] = new_start, width
+        start, width = self._bin_start[slots], self._bin_width[slots]
+        old = self._bins[slots]
+        used = old.sum(axis=2) != 0
+        anyu = used.any(axis=1)
+        first = np.argmax(used, axis=1)
+        last = nb - 1 - np.argmax(used[:, ::-1], axis=1)
+        lo = np.where(anyu, np.minimum(lo, start + width * first), lo)
+        hi = np.where(anyu, np.maximum(hi, start + width * (last + 1)), hi)
+        new_width = width.copy()
+        new_start = np.floor(lo / new_width) * new_width
+        todo = ~(hi < new_start + new_width * nb)
+        while todo.any():
+            new_width[todo] *= 2
+            new_start[todo] = np.floor(lo[todo] / new_width[todo]) * new_width[todo]
+            todo &= ~(hi < new_start + new_width * nb)
+        # move each used bin by its centre
+        centers = start[:, None] + (np.arange(nb) + 0.5) * width[:, None]
+        nidx = np.clip(np.floor((centers - new_start[:, None]) / new_width[:, None]).astype(np.int64), 0, nb - 1)
+        r, j = np.nonzero(used)
+        new = np.zeros_like(old)
+        np.add.at(new, (r, nidx[r, j]), old[r, j])
+        self._bins[slots] = new
+        self._bin_start[slots], self._bin_width[slots] = new_start, new_width
 
     # ---- plot points --------------------------------------------------------------------
 
