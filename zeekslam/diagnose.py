@@ -543,6 +543,19 @@ _SERVER_COLS = {
     "stride": (np.int64, (2,), 1),
     "seenpts": (np.int64, (2,), 0),
     "kept": (np.int64, (2,), 0),
+    "port": (np.int64, (), 0),
+    "hid": (np.int64, (), -1),
+    "born": (np.int64, (), 0),
+    "seen": (np.int64, (_MAX_SEEN,), 0),  # first distinct client hashes (nseen of them)
+}
+_FOLD_COLS = {
+    "cat": (np.int64, (NCAT,), 0),
+    "lab": (np.int64, (NL,), 0),
+    "ports": (np.int64, (), 0),
+    "first": (np.float64, (), np.inf),
+    "last": (np.float64, (), -np.inf),
+    "ncl": (np.int64, (), 0),
+    "cl": (np.int64, (_MAX_SEEN,), 0),
 }
 _PAIR_COLS = {
     "srv": (np.int64, (), -1),
@@ -601,9 +614,17 @@ class ServerDiagnoser:
         self.options = opts
         self.rows = 0
         self.skipped = 0
-        self._ep: dict[tuple[str, int], int] = {}
-        self._host: list[str] = []
-        self._port: list[int] = []
+        # endpoints: sorted keys (host id << 16 | port) -> server slot; host ids from a dict
+        # of host texts (only hosts with a live endpoint), so a chunk maps its endpoints
+        # with a few numpy passes and Python work only for hosts never seen before
+        self._ek = np.empty(0, np.int64)
+        self._es = np.empty(0, np.int64)
+        self._hid: dict[str, int] = {}
+        self._hid_free: list[int] = []
+        self._hid_live = np.zeros(0, np.int64)  # live endpoints per host id
+        self._hname = np.empty(0, object)  # host text per host id
+        self._host = np.empty(0, object)  # per slot
+        self._born = 0  # endpoints created, for first-seen order
         self._free: list[int] = []
         self._n = 0  # slots handed out
         self.s = _Columns(_SERVER_COLS)
@@ -611,7 +632,6 @@ class ServerDiagnoser:
         self._pair: dict[tuple[int, str], int] = {}
         self._pair_ip: list[str] = []
         self._other_pair: dict[int, int] = {}
-        self._seen: dict[int, set] = {}
         self._kinds: dict[int, Counter] = {}
         self._replies: dict[int, Counter] = {}
         self._hist: Counter = Counter()  # (srv, client?, hist cat, level) -> n
@@ -625,9 +645,11 @@ class ServerDiagnoser:
         self._bins = np.zeros((0, opts.max_bins, 2), np.int32)
         self._bin_start = np.empty(0)
         self._bin_width = np.empty(0)
-        self._slot_owner: list[int] = []
+        self._nbinslots = 0  # timeline slots handed out
         self._free_slots: list[int] = []
-        self._folded: dict[str, dict] = {}
+        # folded ``host:*`` entries, in creation order
+        self._fold_id: dict[str, int] = {}
+        self._fold = _Columns(_FOLD_COLS)
         self.evicted = 0
 
     # ---- public -------------------------------------------------------------------------
@@ -635,19 +657,19 @@ class ServerDiagnoser:
     @property
     def servers(self) -> list[str]:
         """The endpoints tracked so far (``IP:PORT``)."""
-        return [format_endpoint(h, p) for (h, p) in self._ep]
+        return [format_endpoint(self._host[s], int(self.s.port[s])) for s in self._live_slots()]
 
     def state_size(self) -> dict[str, int]:
         """How much is held, for tests and benchmarks (all bounded by the options)."""
         return {
-            "servers": len(self._ep),
+            "servers": len(self._ek),
             "pairs": len(self._pair),
             "pending": len(self.pending["t"]),
             "window": len(self.window["start"]),
             "samples": len(self.samples["t"]),
             "unresolved": len(self._unres["t"]),
-            "bin_slots": len(self._slot_owner) - len(self._free_slots),
-            "folded_hosts": len(self._folded),
+            "bin_slots": self._nbinslots - len(self._free_slots),
+            "folded_hosts": len(self._fold_id),
             "open_runs": len(self._open),
             "hist_keys": len(self._hist) + len(self._pair_hist),
         }
@@ -669,31 +691,37 @@ class ServerDiagnoser:
         if "service" in chunk:
             codes, uniq = pd.factorize(chunk["service"].to_numpy(object), use_na_sentinel=True)
             keep &= ~np.array(["ftp-data" in _text(u) for u in uniq] + [False], bool)[codes]
-        ts = pd.to_numeric(chunk["ts"], errors="coerce").to_numpy(float)
-        port = pd.to_numeric(chunk["id.resp_p"], errors="coerce").to_numpy(float)
-        host = _text_array(chunk["id.resp_h"])
-        orig = _text_array(chunk["id.orig_h"])
-        keep &= np.isfinite(ts) & np.isfinite(port) & (host != "") & (orig != "")
+        ts = _num_col(chunk, "ts")
+        port = _num_col(chunk, "id.resp_p")
+        hcode, htext = _text_codes(chunk["id.resp_h"])
+        ocode, otext = _text_codes(chunk["id.orig_h"])
+        keep &= np.isfinite(ts) & np.isfinite(port) & (hcode >= 0) & (ocode >= 0)
         self.skipped += int(n - keep.sum())
         if not keep.any():
             return
         sel = np.flatnonzero(keep)
-        g = chunk.iloc[sel]
-        lab_idx, ts, port, host, orig = lab_idx[sel], ts[sel], port[sel].astype(np.int64), host[sel], orig[sel]
+        lab_idx, ts, port, hcode, ocode = lab_idx[sel], ts[sel], port[sel].astype(np.int64), hcode[sel], ocode[sel]
+
+        def col(name: str) -> np.ndarray:
+            return _num_col(chunk, name)[sel]
+
         cat = np.array([LABEL_CATEGORY[name] for name in LABELS], np.int64)[lab_idx]
-        dur = _num_col(g, "duration")
+        dur = col("duration")
         end = ts + np.where(np.isfinite(dur) & (dur > 0), dur, 0.0)
-        ob = _num_col(g, "orig_bytes")
-        rb = _num_col(g, "resp_bytes")
+        ob = col("orig_bytes")
+        rb = col("resp_bytes")
         ccs = (lab_idx == _LABEL_INDEX["client_closed_silent"]) & (ob == 0)
         cat = np.where(ccs & (rb > 0), REPLY_ONLY, cat)  # hung up right after the server spoke
         cat = np.where(ccs & (rb == 0) & (np.nan_to_num(dur) >= WAITED_SECONDS), WAITED, cat)
-        kind = _text_array(g[KIND]) if KIND in g else None
+        kind = _text_array(chunk[KIND])[sel] if KIND in chunk else None
         if kind is not None:
             # a known refusal reply makes any accepted connection a refusal
             cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
-        srv = self._servers_of(host, port)
-        self._ingest(g, srv, cat, lab_idx, ts, end, ob, orig, kind)
+        reply = _text_array(chunk[REPLY])[sel] if REPLY in chunk else None
+        srv = self._servers_of(hcode, htext, port)
+        # clients: one hash per distinct address of the chunk
+        ch = _hash_clients(otext)[ocode]
+        self._ingest(srv, cat, lab_idx, ts, end, ob, ocode, otext, ch, kind, reply, col(RESP_CONC), col(ORIG_CONC))
         self._flush()
         self._evict()
 
@@ -708,45 +736,89 @@ class ServerDiagnoser:
             ok = (ls >= u["t"]) & (ls - u["t"] <= self.options.window)
             np.add.at(self.p.cnt[:, P_AMID], u["pair"][ok], 1)
         out = [_verdict(v) for v in self._views()]
-        out += [_folded_verdict(h, agg, self.options) for h, agg in self._folded.items()]
+        F = self._fold
+        out += [
+            _folded_verdict(h, F.cat[i], F.lab[i], int(F.ports[i]), float(F.first[i]), float(F.last[i]),
+                            int(F.ncl[i]), self.options)
+            for h, i in self._fold_id.items()
+        ]
         return rank(out)
 
     # ---- ingest -------------------------------------------------------------------------
 
-    def _servers_of(self, host: np.ndarray, port: np.ndarray) -> np.ndarray:
-        hc, hu = pd.factorize(host)
-        key = hc.astype(np.int64) * 65536 + np.clip(port, 0, 65535)
-        uk, inv = np.unique(key, return_inverse=True)
-        idx = np.empty(len(uk), np.int64)
-        fresh = []
-        for i, k in enumerate(uk.tolist()):
-            h, p = str(hu[k // 65536]), k % 65536
-            s = self._ep.get((h, p))
-            if s is None:
-                s = self._new_server(h, p)
-                fresh.append(s)
-            idx[i] = s
-        if fresh:  # one vectorised reset for all the servers new in this chunk
-            rows = np.asarray(fresh, dtype=np.int64)
-            self.s.reset(rows)
-            self.s.alive[rows] = True
-        return idx[inv]
+    def _servers_of(self, hcode: np.ndarray, htext: np.ndarray, port: np.ndarray) -> np.ndarray:
+        """Server slot per row: endpoints looked up in bulk, new ones given slots in bulk."""
+        port = np.clip(port, 0, 65535)
+        hu = pd.unique(hcode)  # host codes in order of first appearance among the kept rows
+        ids = np.fromiter((self._hid.get(t, -1) for t in htext[hu].tolist()), np.int64, len(hu))
+        if (ids < 0).any():
+            for i in np.flatnonzero(ids < 0).tolist():
+                ids[i] = self._new_host(htext[hu[i]])
+        hid = np.full(len(htext), -1, np.int64)
+        hid[hu] = ids
+        key = (hid[hcode] << 16) | port
+        codes, uk = pd.factorize(key)
+        pos = np.searchsorted(self._ek, uk)
+        found = pos < len(self._ek)
+        found[found] = self._ek[pos[found]] == uk[found]
+        slot = np.empty(len(uk), np.int64)
+        slot[found] = self._es[pos[found]]
+        if not found.all():
+            # new endpoints get slots in order of (host's first appearance, port)
+            nk = uk[~found]
+            by_id = np.argsort(ids)
+            host_pos = by_id[np.searchsorted(ids[by_id], nk >> 16)]
+            new_order = np.argsort(host_pos * 65536 + (nk & 0xFFFF), kind="stable")
+            nk = nk[new_order]
+            rows = self._new_servers(nk)
+            idx = np.flatnonzero(~found)[new_order]
+            slot[idx] = rows
+        return slot[codes]
 
-    def _new_server(self, h: str, p: int) -> int:
-        """A slot for a new server; the caller resets its columns (in bulk)."""
-        if self._free:
-            s = self._free.pop()
-            self._host[s], self._port[s] = h, p
+    def _new_host(self, text: str) -> int:
+        if self._hid_free:
+            h = self._hid_free.pop()
         else:
-            s = self._n
-            self._n += 1
-            self.s.ensure(self._n)
-            self._host.append(h)
-            self._port.append(p)
-        self._ep[(h, p)] = s
-        return s
+            h = len(self._hid)
+            if h >= len(self._hid_live):
+                self._hid_live = _grow(self._hid_live, max(1024, 2 * len(self._hid_live)), 0)
+                self._hname = _grow(self._hname, len(self._hid_live), None)
+        self._hid[text] = h
+        self._hname[h] = text
+        return h
 
-    def _ingest(self, g, srv, cat, lab_idx, ts, end, ob, orig, kind) -> None:
+    def _new_servers(self, keys: np.ndarray) -> np.ndarray:
+        """Slots for new endpoints (keys in creation order): freed slots last-in first, then new ones."""
+        m = len(keys)
+        nf = min(m, len(self._free))
+        rows = self._free[len(self._free) - nf :][::-1]
+        del self._free[len(self._free) - nf :]
+        rows += range(self._n, self._n + m - nf)
+        self._n += m - nf
+        self.s.ensure(self._n)
+        if len(self._host) < self.s.cap:
+            self._host = _grow(self._host, self.s.cap, None)
+        rows = np.asarray(rows, np.int64)
+        S = self.s
+        S.reset(rows)  # in bulk: one assignment per column
+        S.alive[rows] = True
+        hid = keys >> 16
+        S.hid[rows], S.port[rows] = hid, keys & 0xFFFF
+        S.born[rows] = np.arange(self._born, self._born + m)
+        self._born += m
+        self._host[rows] = self._hname[hid]
+        np.add.at(self._hid_live, hid, 1)
+        ek = np.concatenate([self._ek, keys])
+        es = np.concatenate([self._es, rows])
+        order = np.argsort(ek, kind="stable")
+        self._ek, self._es = ek[order], es[order]
+        return rows
+
+    def _live_slots(self) -> np.ndarray:
+        """Tracked server slots in first-seen order."""
+        return self._es[np.argsort(self.s.born[self._es], kind="stable")]
+
+    def _ingest(self, srv, cat, lab_idx, ts, end, ob, ocode, otext, ch, kind, reply, rc, oc) -> None:
         opts, S = self.options, self.s
         ns = self._n
         S.cat[:ns] += np.bincount(srv * NCAT + cat, minlength=ns * NCAT).reshape(ns, NCAT)
@@ -760,23 +832,27 @@ class ServerDiagnoser:
         if kind is not None:
             for (s, text), n in Counter(zip(srv[kind != ""].tolist(), kind[kind != ""].tolist(), strict=True)).items():
                 self._kinds.setdefault(s, Counter())[text] += n
-        if REPLY in g:
-            reply = _text_array(g[REPLY])
+        if reply is not None:
             has = reply != ""
             for (s, text), n in Counter(zip(srv[has].tolist(), reply[has].tolist(), strict=True)).items():
                 c = self._replies.setdefault(s, Counter())
                 text = text[: opts.max_reply_len]
                 if text in c or len(c) < opts.max_replies:
                     c[text] += n
-        ch = _hash_clients(orig)
-        # distinct clients, remembered up to _MAX_SEEN per server
+        # distinct clients, the first _MAX_SEEN per server
         need = S.nseen[srv] < _MAX_SEEN
         if need.any():
-            for s, h in set(zip(srv[need].tolist(), ch[need].tolist(), strict=True)):
-                seen = self._seen.setdefault(s, set())
-                if len(seen) < _MAX_SEEN:
-                    seen.add(h)
-                    S.nseen[s] = len(seen)
+            s_n, c_n = srv[need], ocode[need]
+            _, first = np.unique(s_n * len(otext) + c_n, return_index=True)
+            first.sort()  # (server, client) pairs in order of first appearance
+            s_n, h_n = s_n[first], ch[need][first]
+            fill = np.arange(_MAX_SEEN) < S.nseen[s_n][:, None]
+            new = ~((S.seen[s_n] == h_n[:, None]) & fill).any(axis=1)
+            s_n, h_n = s_n[new], h_n[new]
+            pos = S.nseen[s_n] + _rank_in_group(s_n)
+            ok = pos < _MAX_SEEN
+            S.seen[s_n[ok], pos[ok]] = h_n[ok]
+            np.add.at(S.nseen, s_n[ok], 1)
         # per-client evidence, from a server's first accept-then-close on
         ac = _ACCEPT_CLOSE[cat]
         if ac.any():
@@ -785,7 +861,7 @@ class ServerDiagnoser:
         pair = np.full(len(srv), -1, np.int64)
         if tracked.any():
             t_idx = np.flatnonzero(tracked)
-            pair[t_idx] = self._pairs_of(srv[t_idx], orig[t_idx])
+            pair[t_idx] = self._pairs_of(srv[t_idx], ocode[t_idx], otext)
             P = self.p
             pc = _PAIR_COL[cat[t_idx]]
             ok = pc >= 0
@@ -814,19 +890,17 @@ class ServerDiagnoser:
                 "ch": ch[ev],
                 "pair": pair[ev],
                 "cat": cat[ev].astype(np.int8),
-                "rc": _num_col(g, RESP_CONC)[ev],
-                "oc": _num_col(g, ORIG_CONC)[ev],
+                "rc": rc[ev],
+                "oc": oc[ev],
             }
             self.pending = _cat(self.pending, new)
 
-    def _pairs_of(self, srv: np.ndarray, ips: np.ndarray) -> np.ndarray:
+    def _pairs_of(self, srv: np.ndarray, ocode: np.ndarray, otext: np.ndarray) -> np.ndarray:
         opts, S, P = self.options, self.s, self.p
-        codes, uniq = pd.factorize(pd.Series(srv).astype(str) + "|" + pd.Series(ips, dtype=object), sort=False)
-        first = np.zeros(len(uniq), np.int64)
-        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        codes, uniq = pd.factorize(srv * len(otext) + ocode)  # (server, client) in order of first appearance
         out = np.empty(len(uniq), np.int64)
-        for i, row in enumerate(first.tolist()):
-            s, ip = int(srv[row]), str(ips[row])
+        for i, (s, c) in enumerate(zip((uniq // len(otext)).tolist(), (uniq % len(otext)).tolist(), strict=True)):
+            ip = otext[c]
             pid = self._pair.get((s, ip))
             if pid is None:
                 if S.npairs[s] < opts.max_clients and len(self._pair) < opts.max_pairs:
@@ -972,18 +1046,15 @@ class ServerDiagnoser:
         nfree = min(len(self._free_slots), len(want))
         got = self._free_slots[len(self._free_slots) - nfree :][::-1]
         del self._free_slots[len(self._free_slots) - nfree :]
-        nnew = min(len(want) - nfree, opts.max_bin_slots - len(self._slot_owner))
-        n0 = len(self._slot_owner)
-        got += range(n0, n0 + max(nnew, 0))
+        nnew = max(min(len(want) - nfree, opts.max_bin_slots - self._nbinslots), 0)
+        got += range(self._nbinslots, self._nbinslots + nnew)
         if not got:
             return
         owners = want[: len(got)]
-        for sl, s in zip(got[:nfree], owners[:nfree].tolist(), strict=True):
-            self._slot_owner[sl] = s
-        self._slot_owner += owners[nfree:].tolist()
-        if len(self._slot_owner) > len(self._bins):
+        self._nbinslots += nnew
+        if self._nbinslots > len(self._bins):
             cap = max(64, len(self._bins))
-            while cap < len(self._slot_owner):
+            while cap < self._nbinslots:
                 cap *= 2
             self._bins = _grow(self._bins, cap, 0)
             self._bin_start = _grow(self._bin_start, cap, np.nan)
@@ -1239,50 +1310,44 @@ class ServerDiagnoser:
         victims = order[: count - (opts.max_probe_servers * 3) // 4]
         vset = np.zeros(n, bool)
         vset[victims] = True
-        vic = victims.tolist()
-        # Each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry).
-        codes, hosts = pd.factorize(np.array([self._host[v] for v in vic], dtype=object))
-        targets = []
-        for host in hosts.tolist():
-            if host not in self._folded and len(self._folded) >= opts.max_folded_hosts:
+        # each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry)
+        codes, hosts = pd.factorize(self._host[victims])
+        fids = np.fromiter((self._fold_id.get(h, -1) for h in hosts.tolist()), np.int64, len(hosts))
+        F = self._fold
+        for i in np.flatnonzero(fids < 0).tolist():
+            host = hosts[i]
+            if host not in self._fold_id and len(self._fold_id) >= opts.max_folded_hosts:
                 host = "(other hosts)"
-            if host not in self._folded:
-                self._folded[host] = {
-                    "cat": np.zeros(NCAT, np.int64), "lab": np.zeros(NL, np.int64), "ports": 0,
-                    "first": np.inf, "last": -np.inf, "clients": set(),
-                }
-            targets.append(host)
-        # Sums, counts, first and last per host entry, vectorised over the victims.
-        cat = np.zeros((len(hosts), NCAT), np.int64)
-        lab = np.zeros((len(hosts), NL), np.int64)
-        first = np.full(len(hosts), np.inf)
-        last = np.full(len(hosts), -np.inf)
-        np.add.at(cat, codes, S.cat[victims])
-        np.add.at(lab, codes, S.lab[victims])
-        np.minimum.at(first, codes, S.first[victims])
-        np.maximum.at(last, codes, S.last[victims])
-        ports = np.bincount(codes, minlength=len(hosts))
-        for k, host in enumerate(targets):
-            agg = self._folded[host]
-            agg["cat"] += cat[k]
-            agg["lab"] += lab[k]
-            agg["ports"] += int(ports[k])
-            agg["first"] = min(agg["first"], float(first[k]))
-            agg["last"] = max(agg["last"], float(last[k]))
-        for v, code in zip(vic, codes.tolist()):
-            seen = self._seen.get(v)
-            agg = self._folded[targets[code]]
-            if seen and len(agg["clients"]) < _MAX_SEEN:
-                agg["clients"].update(list(seen)[: _MAX_SEEN - len(agg["clients"])])
-            del self._ep[(self._host[v], self._port[v])]
-        for d in (self._seen, self._kinds, self._replies, self._runs, self._open):
+            if host not in self._fold_id:
+                self._fold_id[host] = len(self._fold_id)
+                F.ensure(len(self._fold_id))
+                F.reset(self._fold_id[host])
+            fids[i] = self._fold_id[host]
+        fv = fids[codes]
+        np.add.at(F.cat, fv, S.cat[victims])
+        np.add.at(F.lab, fv, S.lab[victims])
+        np.add.at(F.ports, fv, 1)
+        np.minimum.at(F.first, fv, S.first[victims])
+        np.maximum.at(F.last, fv, S.last[victims])
+        self._fold_clients(fv, victims)
+        # the victims' endpoints go, and their hosts when no endpoint of theirs is left
+        hid = S.hid[victims]
+        np.subtract.at(self._hid_live, hid, 1)
+        gone = np.unique(hid[self._hid_live[hid] == 0])
+        for h in self._hname[gone].tolist():
+            del self._hid[h]
+        self._hname[gone] = None
+        self._hid_free.extend(gone.tolist())
+        live = ~vset[self._es]
+        self._ek, self._es = self._ek[live], self._es[live]
+        vic = victims.tolist()
+        for d in (self._kinds, self._replies, self._runs, self._open):
             for v in [k for k in d if vset[k]] if len(d) < len(vic) else vic:
                 d.pop(v, None)
         slots = S.slot[victims]
-        for sl in slots[slots >= 0].tolist():
-            self._free_slots.append(sl)
-            self._slot_owner[sl] = -1
+        self._free_slots += slots[slots >= 0].tolist()
         self._free.extend(vic)
+        self._host[victims] = None
         S.reset(victims)  # in bulk: one assignment per column
         self.evicted += len(victims)
         for store in ("pending", "window", "samples"):
@@ -1291,6 +1356,27 @@ class ServerDiagnoser:
                 setattr(self, store, _take(arr, ~vset[arr["srv"]]))
         if len(self._unres["srv"]):
             self._unres = _take(self._unres, ~vset[self._unres["srv"]])
+
+    def _fold_clients(self, fv: np.ndarray, victims: np.ndarray) -> None:
+        """Distinct clients of each ``host:*`` entry: its own, then the victims', the first _MAX_SEEN."""
+        S, F = self.s, self._fold
+        uf = np.unique(fv)
+        ku = np.arange(_MAX_SEEN)
+        have = ku < F.ncl[uf][:, None]
+        got = ku < S.nseen[victims][:, None]
+        f = np.concatenate(
+            [np.broadcast_to(uf[:, None], have.shape)[have], np.broadcast_to(fv[:, None], got.shape)[got]]
+        )
+        c = np.concatenate([F.cl[uf][have], S.seen[victims][got]])
+        order = np.lexsort((np.arange(len(f)), c, f))  # by entry, client, then first appearance
+        dup = np.zeros(len(f), bool)
+        dup[order[1:]] = (f[order[1:]] == f[order[:-1]]) & (c[order[1:]] == c[order[:-1]])
+        f, c = f[~dup], c[~dup]
+        pos = _rank_in_group(f)
+        ok = pos < _MAX_SEEN
+        F.cl[f[ok], pos[ok]] = c[ok]
+        F.ncl[uf] = 0
+        np.add.at(F.ncl, f[ok], 1)
 
     # ---- views for the verdict ----------------------------------------------------------
 
@@ -1310,7 +1396,8 @@ class ServerDiagnoser:
         for pid in range(len(self._pair_ip)):
             by_srv.setdefault(int(P.srv[pid]), []).append(pid)
         sm = _take(self.samples, np.argsort(self.samples["srv"], kind="stable"))
-        for (host, port), s in self._ep.items():
+        for s in self._live_slots().tolist():
+            host, port = self._host[s], int(S.port[s])
             h = hists.get(s) or [Counter() for _ in range(2 * len(_HIST_CATS))]
             conc = [Counter() for _ in range(NCAT)]
             cconc = [Counter() for _ in range(NCAT)]
@@ -1418,6 +1505,27 @@ def _text_array(col: pd.Series) -> np.ndarray:
     codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
     texts = np.array([_text(u) for u in uniq] + [""], dtype=object)
     return texts[codes]  # code -1 (missing) picks the trailing ""
+
+
+def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as codes into its distinct texts (first appearance order); missing and "" -> -1."""
+    codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
+    texts = [_text(u) for u in uniq]
+    # distinct cells can read as one text (None and NaN, 5 and "5"): one code each
+    tcodes, tuniq = pd.factorize(np.array(texts + [""], dtype=object))
+    remap = np.where(tuniq[tcodes] == "", -1, tcodes)
+    return remap[codes], tuniq  # code -1 (missing) picks the trailing ""
+
+
+def _rank_in_group(g: np.ndarray) -> np.ndarray:
+    """For each element, how many earlier elements share its value."""
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    starts = np.r_[0, np.flatnonzero(gs[1:] != gs[:-1]) + 1]
+    r = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    out = np.empty(len(g), np.int64)
+    out[order] = r
+    return out
 
 
 def _num_col(g: pd.DataFrame, name: str) -> np.ndarray:
@@ -1792,14 +1900,14 @@ def _keep_chosen(d: ServerDiagnosis) -> ServerDiagnosis:
     return d
 
 
-def _folded_verdict(host: str, agg: dict, opts: DiagnoseOptions) -> ServerDiagnosis:
+def _folded_verdict(
+    host: str, cc: np.ndarray, lab: np.ndarray, ports: int, first: float, last: float, ncl: int,
+    opts: DiagnoseOptions,
+) -> ServerDiagnosis:
     """One ``host:*`` entry for the host's endpoints that never completed a handshake."""
-    cc = agg["cat"]
     door = int(cc[_DOOR].sum())
     rej, noans = int(cc[REJECTED]), int(cc[NO_ANSWER])
-    ncl = len(agg["clients"])
     who = f"{ncl}+" if ncl >= _MAX_SEEN else str(ncl)
-    ports = agg["ports"]
     if door and rej / door >= opts.explained:
         verdict, what = "port_closed", f"{rej}/{door} attempt(s) answered with RST"
     elif door and noans / door >= opts.explained:
@@ -1819,9 +1927,9 @@ def _folded_verdict(host: str, agg: dict, opts: DiagnoseOptions) -> ServerDiagno
         connections=int(cc.sum()),
         door_events=door,
         served=0,
-        label_counts={LABELS[i]: int(v) for i, v in enumerate(agg["lab"]) if v},
-        first_ts=agg["first"],
-        last_ts=agg["last"],
+        label_counts={LABELS[i]: int(v) for i, v in enumerate(lab) if v},
+        first_ts=first,
+        last_ts=last,
         ports_folded=ports,
         components={k: v for k, v in (("port_closed", rej), ("filtered", noans)) if v and verdict == "mixed"},
     )
