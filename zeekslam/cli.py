@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator
 import click
 
 from .cli_options import dask_engine, engine_options, label_options, make_options
-from .cli_report import report
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, Pattern, decide, label_chunks, service_class
 from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
@@ -18,7 +17,21 @@ from .write import FORMATS, safe_text, write
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class _Commands(click.Group):
+    """The command group; ``report`` (and pandas, which it needs) is imported only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "report"})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "report":
+            from .cli_report import report
+
+            return report
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="zeekslam")
 def cli() -> None:
     """Label TCP connections in Zeek logs: who slammed the door, and why.
@@ -52,9 +65,8 @@ class Tally:
             note = labeled.chunk.header.note if labeled.chunk.header else ""
             if note and f"{labeled.chunk.source}: {note}" not in self.notes:
                 self.notes.append(f"{labeled.chunk.source}: {note}")
-            counts = labeled.frame["slam.label"].value_counts()
-            for name, count in counts.items():
-                self.labels[str(name)] = self.labels.get(str(name), 0) + int(count)
+            for name, count in labeled.counts().items():
+                self.labels[name] = self.labels.get(name, 0) + count
             if self.progress:
                 click.echo(f"\rzeekslam: {self.rows:,} rows labeled", err=True, nl=False)
             yield labeled
@@ -68,8 +80,7 @@ class Tally:
               help="Output format: zeek (TSV with the input's header plus slam.* columns), json (one object "
                    "per line, Zeek's flat names), ecs (Elastic Common Schema documents for a SIEM), csv.  "
                    "auto: zeek for TSV input, json for JSON input.")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8", errors="surrogateescape", lazy=True),
-              default="-", help="Write here instead of stdout.")
+@click.option("-o", "--output", type=click.File("wb", lazy=True), default="-", help="Write here instead of stdout.")
 @click.option("--strict", is_flag=True, help="Stop with exit code 2 at the first malformed line "
               "instead of keeping it as a 'malformed' row.")
 @click.option("--progress/--no-progress", default=None,
@@ -123,8 +134,9 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
             yield first
             yield from chunks
 
-        for line in write(again(), fmt):
-            output.write(line + "\n")
+        for piece in write(again(), fmt, binary=True):
+            output.write(piece.encode("utf-8", "surrogateescape") if isinstance(piece, str) else piece)
+            output.write(b"\n")
         output.flush()
     except MalformedLine as e:
         click.echo(f"Error: {safe_text(str(e))}", err=True)
@@ -203,8 +215,6 @@ def explain(history, state, port, orig_bytes, resp_bytes, duration, service, rep
                + (f", refusal kind {verdict.refusal_kind}" if verdict.refusal_kind else "") + ")")
     click.echo("why: " + safe_text(verdict.reason.format(**fill)))
 
-
-cli.add_command(report)
 
 
 def main() -> None:

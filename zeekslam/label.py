@@ -5,7 +5,8 @@ decision is made once per distinct *pattern* — history, state, which sides
 sent payload, timing class, port class, reply meaning, TTL class — and then
 spread to every row of that pattern, because a sensor's millions of rows hold
 only a few hundred patterns.  Only the ``reason`` sentence is filled per row,
-and only for door events (the rows an analyst reads).
+and only for door events and rare kinds (the rows an analyst reads); common
+labels name no per-row evidence, which the row's own columns hold anyway.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from . import replies
+from .columns import Columns, FrameColumns
 from .history import HistoryError, decode
 from .read import (
     CHUNK_ROWS,
@@ -29,9 +30,14 @@ from .read import (
     SLAM,
     Inputs,
     LogChunk,
+    NotAZeekLog,
     find_inputs,
+    read_ahead,
     read_log,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The columns zeekslam adds to every row, in output order.
 LABEL_FIELDS = ["slam.label", "slam.layer", "slam.closer", "slam.confidence",
@@ -199,14 +205,13 @@ def _decide_history(p: Pattern, h) -> Verdict:  # noqa: PLR0911, PLR0912 - one b
                            "{delay} after the start: an abortive close (crash or kill, SO_LINGER 0, "
                            "accept-queue abort)." + unread)
         return Verdict("reset_by_responder", "resp", "high", "",
-                       "{server} reset the connection after data was exchanged ({orig_bytes} bytes from "
-                       "{client}, {resp_bytes} from the server).")
+                       "the server reset the connection after data was exchanged.")
     if closer == "orig" and kind == "RST":
         if orig_spoke or resp_spoke:
             if p.reply_kind == replies.REFUSAL and not orig_spoke:
                 return _refused(p, "resp")
             return Verdict("reset_by_originator", "orig", "high", "",
-                           "{client} reset the connection after data was exchanged.")
+                           "the client reset the connection after data was exchanged.")
         return _client_silent(p, "RST")
     if closer == "resp":  # FIN from the server first
         if p.reply_kind == replies.REFUSAL:
@@ -228,8 +233,7 @@ def _decide_history(p: Pattern, h) -> Verdict:  # noqa: PLR0911, PLR0912 - one b
                            "a silent connection limit).")
         # The server spoke, the client did not, the server closed.
         if p.resp_size == 2:
-            return Verdict("completed", "resp", "medium", "",
-                           "a one-way transfer of {resp_bytes} bytes from {server}, then FIN.")
+            return Verdict("completed", "resp", "medium", "", "a one-way transfer from the server, then FIN.")
         if p.reply_kind in (replies.WELCOME, replies.TIMEOUT):
             return Verdict("idle_closed", "resp", "high", "",
                            "{server} greeted {client} ({reply}), the client never spoke, and the server "
@@ -250,11 +254,15 @@ def _decide_history(p: Pattern, h) -> Verdict:  # noqa: PLR0911, PLR0912 - one b
         if p.reply_kind == replies.REFUSAL:
             return _refused(p, "orig")
         if p.service == "ftp-data" or p.resp_size == 2:
-            return Verdict("completed", "orig", "medium", "", "a one-way transfer from {server}.")
+            return Verdict("completed", "orig", "medium", "", "a one-way transfer from the server.")
         return Verdict("client_closed_silent", "orig", "medium", "",
-                       "{client} read {resp_bytes} bytes from {server} and closed first without "
+                       "the client read a short message from the server and closed first without "
                        "sending anything.")
     return _client_silent(p, "FIN")
+
+
+#: The timing class in words, for sentences made once per pattern (no per-row delay).
+_WHEN = {"prompt": " soon after the start", "mid": " a while after the start", "long": " after a long wait", "": ""}
 
 
 def _refused(p: Pattern, closer: str) -> Verdict:
@@ -270,69 +278,55 @@ def _client_silent(p: Pattern, how: str) -> Verdict:
                        "{client} waited {delay} for {server} to greet it on a server-speaks-first port, "
                        f"heard nothing and closed with {how}: a hung or overloaded application.")
     return Verdict("client_closed_silent", "orig", "high" if p.timing == "prompt" else "medium", "",
-                   f"{{client}} closed first with {how} {{delay}} after the start; neither side sent data "
+                   f"the client closed first with {how}{_WHEN[p.timing]}; neither side sent data "
                    "(a health check, connect() scan or preconnect).")
 
 
 # ---------------------------------------------------------------------------
-# Vectorised application to a frame
+# Vectorised application to a chunk's columns
 
 
-def _text(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name not in frame.columns:
-        return pd.Series("", index=frame.index, dtype=object)
-    return frame[name].astype(object).where(frame[name].notna(), "")
-
-
-def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in frame.columns:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return codes, np.asarray(uniques, dtype=object)
-
-
-def _column_codes(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Factorize a text column; unset values become ''.  One pass, no per-row Python."""
-    if name not in frame.columns:
-        return np.zeros(len(frame), dtype=np.intp), np.array([""], dtype=object)
-    codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=object)
-    if (codes < 0).any():
-        codes = np.where(codes < 0, len(uniques), codes)
-        uniques = np.append(uniques, "")
-    return codes, uniques
-
-
-def _pattern_ids(keys: list[np.ndarray]) -> np.ndarray:
-    """Number the distinct combinations of the key columns 0, 1, ... (one int64 key, one factorize)."""
+def _pattern_ids(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct combinations of the key columns 0, 1, ... in order of first appearance;
+    and the first row of each."""
     combined = np.zeros(len(keys[0]), dtype=np.int64)
     span = 1
     for key in keys:
         key = np.asarray(key, dtype=np.int64)
         size = int(key.max()) + 1 if len(key) else 1
-        if span * size >= 2**62:  # too many combinations for one int64: let pandas group them
-            frame = pd.DataFrame({str(i): np.asarray(k) for i, k in enumerate(keys)})
-            return frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        if span * size >= 2**62:  # too many combinations for one int64: renumber what we have so far
+            combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
+            span = int(combined.max()) + 1 if len(combined) else 1
         combined += key * span
         span *= size
-    return pd.factorize(combined)[0]
+    ids = _first_seen_codes(combined)
+    # Codes are numbered by first appearance: a pattern's first row is where the running maximum grows.
+    running = np.maximum.accumulate(ids)
+    first = np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
+    return ids, first
 
 
-def _reply_columns(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+def _first_seen_codes(keys: np.ndarray) -> np.ndarray:
+    """Number distinct int64 keys 0, 1, ... in order of first appearance (a hash table, not a sort)."""
+    from .columns import arrow_indices
+
+    encoded = arrow_indices(keys).dictionary_encode()
+    return np.frombuffer(encoded.indices.buffers()[1], dtype=np.int32, count=len(keys)).astype(np.int64)
+
+
+def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray]:
     """The server's first reply (code, text) per row, from slam.log facts."""
-    if "ftp_reply_code" not in frame.columns and "smtp_reply_code" not in frame.columns:
-        return np.full(len(frame), np.nan), pd.Series(None, index=frame.index, dtype=object)  # stock conn.log
-    code = _num(frame, "ftp_reply_code")
-    msg = _text(frame, "ftp_reply_msg")
-    smtp_code = _num(frame, "smtp_reply_code")
+    n = len(cols)
+    if not cols.has("ftp_reply_code") and not cols.has("smtp_reply_code"):
+        return np.full(n, np.nan), np.full(n, "", dtype=object)  # stock conn.log
+    rows = np.arange(n)
+    code = cols.numbers("ftp_reply_code")
+    msg = cols.texts("ftp_reply_msg", rows)
+    smtp_code = cols.numbers("smtp_reply_code")
     use_smtp = np.isnan(code) & ~np.isnan(smtp_code)
     if use_smtp.any():
         code = np.where(use_smtp, smtp_code, code)
-        msg = msg.where(~use_smtp, _text(frame, "smtp_reply_msg"))
+        msg = np.where(use_smtp, cols.texts("smtp_reply_msg", rows), msg)
     return code, msg
 
 
@@ -346,7 +340,7 @@ def _fmt_seconds(value: float) -> str:
 
 @dataclass(frozen=True)
 class PatternIndex:
-    """Which pattern each row of a labeled frame has, so writers can work per pattern.
+    """Which pattern each row of a labeled chunk has, so writers can work per pattern.
 
     ``first[p]`` is a row of pattern ``p``; ``row_specific`` marks the rows whose
     ``slam.*`` values are their own (a reason naming the row's evidence, a reply,
@@ -356,6 +350,65 @@ class PatternIndex:
     ids: np.ndarray
     first: np.ndarray
     row_specific: np.ndarray
+
+
+@dataclass
+class Labels:
+    """The ``slam.*`` values of a chunk's rows, held per pattern where they are the pattern's.
+
+    Writers that work per pattern read ``verdicts`` and ``patterns``; :meth:`column`
+    gives any one field per row, and :meth:`frame` all of them as a pandas frame.
+    """
+
+    verdicts: list[Verdict]
+    patterns: PatternIndex
+    reply: np.ndarray  # per row, '' when there is no reply text
+    reason: np.ndarray  # per row, the pattern's sentence filled with the row's evidence
+    errors: dict[int, str]  # row -> "file:line: malformed line: what"
+
+    def __len__(self) -> int:
+        return len(self.patterns.ids)
+
+    def pattern_values(self, name: str) -> np.ndarray:
+        """One field's value for each pattern (not for the rows)."""
+        attr = name.split(".", 1)[1]
+        return np.array([getattr(v, attr) for v in self.verdicts], dtype=object)
+
+    def column(self, name: str) -> np.ndarray:
+        """One ``slam.*`` field for every row (an object array)."""
+        if name == "slam.reply":
+            values = self.reply.copy()
+        elif name == "slam.reason":
+            values = self.reason.copy()
+        else:
+            values = self.pattern_values(name)[self.patterns.ids]
+        if self.errors:
+            rows = np.fromiter(self.errors, dtype=np.int64)
+            if name == "slam.reason":
+                values[rows] = list(self.errors.values())
+            else:
+                values[rows] = {"slam.label": "malformed", "slam.layer": "unknown"}.get(name, "")
+        return values
+
+    def counts(self) -> dict[str, int]:
+        """How many rows have each label."""
+        per_pattern = np.bincount(self.patterns.ids, minlength=len(self.verdicts))
+        counts: dict[str, int] = {}
+        for verdict, count in zip(self.verdicts, per_pattern.tolist()):
+            counts[verdict.label] = counts.get(verdict.label, 0) + count
+        if self.errors:
+            ids = self.patterns.ids[np.fromiter(self.errors, dtype=np.int64)]
+            for verdict_id in ids.tolist():
+                counts[self.verdicts[verdict_id].label] -= 1
+            counts["malformed"] = counts.get("malformed", 0) + len(self.errors)
+        return {k: v for k, v in counts.items() if v}
+
+    def frame(self, index=None) -> pd.DataFrame:
+        import pandas as pd
+
+        # Explicit object dtype: pandas 3 would otherwise convert every string column to Arrow.
+        return pd.DataFrame({name: pd.Series(self.column(name), index=index, dtype=object)
+                             for name in LABEL_FIELDS})
 
 
 def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
@@ -369,51 +422,60 @@ def label_frame(frame: pd.DataFrame, options: LabelOptions | None = None,
 
 
 def label_with_patterns(frame: pd.DataFrame, options: LabelOptions | None = None, errors: dict[int, str] | None = None,
-           where: Sequence[str] | None = None) -> tuple[pd.DataFrame, PatternIndex | None]:
+                        where: Sequence[str] | None = None) -> tuple[pd.DataFrame, PatternIndex | None]:
     """:func:`label_frame`, and the pattern of each row."""
-    opts = options or LabelOptions()
-    n = len(frame)
-    out = frame  # never modified: the labels are concatenated into a new frame below
-    if n == 0:
+    import pandas as pd
+
+    if len(frame) == 0:
         out = frame.copy()
         for name in LABEL_FIELDS:
             out[name] = pd.Series(dtype=object)
         return out, None
-    proto_codes, proto_u = _column_codes(frame, "proto")
-    hist_codes, hist_u = _column_codes(frame, "history")
-    state_codes, state_u = _column_codes(frame, "conn_state")
-    serv_codes, serv_u = _column_codes(frame, "service")
+    labels = label_columns(FrameColumns(frame), options, errors, where)
+    return pd.concat([frame, labels.frame(frame.index)], axis=1), labels.patterns
+
+
+def label_columns(cols: Columns, options: LabelOptions | None = None, errors: dict[int, str] | None = None,
+                  where: Sequence[str] | None = None) -> Labels:
+    """Label the rows of one chunk's columns (at least one row)."""
+    opts = options or LabelOptions()
+    n = len(cols)
+    proto_codes, proto_u = cols.codes("proto")
+    hist_codes, hist_u = cols.codes("history")
+    state_codes, state_u = cols.codes("conn_state")
+    serv_codes, serv_u = cols.codes("service")
     serv_class = np.array([service_class(s) for s in serv_u], dtype=object)
-    resp_p = _num(frame, "id.resp_p")
-    server_first_port = np.isin(np.nan_to_num(resp_p, nan=-1, posinf=-1, neginf=-1).astype(np.int64),
-                                np.fromiter(opts.server_first_ports, dtype=np.int64))
-    orig_bytes = _num(frame, "orig_bytes")
-    resp_bytes = _num(frame, "resp_bytes")
+    resp_p = cols.numbers("id.resp_p")
+    port = np.nan_to_num(resp_p, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    port = np.where(np.abs(port) < 2**31, port, -1).astype(np.int64)  # a hostile 1e99 is no port
+    server_first_port = np.isin(port, np.fromiter(opts.server_first_ports, dtype=np.int64))
+    orig_bytes = cols.numbers("orig_bytes")
+    resp_bytes = cols.numbers("resp_bytes")
     resp_size = np.where(resp_bytes > opts.short_reply_max, 2, np.where(resp_bytes > 0, 1, 0))
-    close_delay = _num(frame, "close_delay")
-    delay = np.where(np.isnan(close_delay), _num(frame, "duration"), close_delay)
+    close_delay = cols.numbers("close_delay")
+    delay = np.where(np.isnan(close_delay), cols.numbers("duration"), close_delay)
     timing = np.select([np.isnan(delay), delay <= opts.prompt, delay >= opts.long_wait], [0, 1, 3], 2)
-    gaps = np.nan_to_num(_num(frame, "missed_bytes")) > 0
-    reply_code, reply_msg = _reply_columns(frame)
+    gaps = np.nan_to_num(cols.numbers("missed_bytes")) > 0
+    reply_code, reply_msg = _reply_columns(cols)
     has_reply = ~np.isnan(reply_code)
     if has_reply.any():
-        reply_key = pd.Series(np.where(has_reply, np.nan_to_num(reply_code).astype(np.int64), -1)).astype(str) \
-            + "\x00" + reply_msg.reset_index(drop=True)
-        reply_codes, reply_u = _codes(reply_key)
+        reply_key = np.array([f"{int(c) if c == c else -1}\x00{m}" for c, m in zip(reply_code.tolist(), reply_msg)],
+                             dtype=object)
+        reply_u, reply_codes = np.unique(reply_key, return_inverse=True)
+        reply_codes = reply_codes.reshape(-1)
     else:  # stock conn.log: no reply facts, one (empty) reply for every row
         reply_codes, reply_u = np.zeros(n, dtype=np.intp), np.array([""], dtype=object)
-    ttl_a, ttl_b = _num(frame, "resp_ttl_synack"), _num(frame, "resp_ttl_close")
+    ttl_a, ttl_b = cols.numbers("resp_ttl_synack"), cols.numbers("resp_ttl_close")
     ttl = np.select([np.isnan(ttl_a) | np.isnan(ttl_b), ttl_a != ttl_b], [0, 2], 1)
-    sc_codes, sc_u = _column_codes(frame, "closer")
-    sk_codes, sk_u = _column_codes(frame, "close_kind")
+    sc_codes, sc_u = cols.codes("closer")
+    sk_codes, sk_u = cols.codes("close_kind")
 
     orig_payload = np.nan_to_num(orig_bytes) > 0
-    ids = _pattern_ids([proto_codes, hist_codes, state_codes, serv_codes, server_first_port, orig_payload,
-                        resp_size, timing, gaps, reply_codes, ttl, sc_codes, sk_codes])
-    _, first = np.unique(ids, return_index=True)
+    ids, first = _pattern_ids([proto_codes, hist_codes, state_codes, serv_codes, server_first_port, orig_payload,
+                               resp_size, timing, gaps, reply_codes, ttl, sc_codes, sk_codes])
     timing_names = {0: "", 1: "prompt", 2: "mid", 3: "long"}
     verdicts: list[Verdict] = []
-    for row in first:
+    for row in first.tolist():
         reply_text = reply_u[reply_codes[row]]
         if reply_text and not reply_text.startswith("-1\x00"):
             code_text, _, msg_text = reply_text.partition("\x00")
@@ -438,19 +500,22 @@ def label_with_patterns(frame: pd.DataFrame, options: LabelOptions | None = None
             slam_closer=str(sc_u[sc_codes[row]]),
             slam_close_kind=str(sk_u[sk_codes[row]]),
         )
-        verdicts.append(decide(pattern))
+        verdicts.append(_decide_cached(pattern))
 
-    def spread(attr: str) -> np.ndarray:
-        return np.array([getattr(v, attr) for v in verdicts], dtype=object)[ids]
-
-    label = spread("label")
-    reason = spread("reason")
-    reply = np.where(has_reply, [_reply_text(c, m) for c, m in zip(reply_code, reply_msg)] if has_reply.any()
-                     else "", "")
+    reply = np.full(n, "", dtype=object)
+    if has_reply.any():
+        reply[has_reply] = [_reply_text(c, m) for c, m in zip(reply_code[has_reply].tolist(), reply_msg[has_reply])]
+    sentences = [v.reason for v in verdicts]
+    names_evidence = np.array([_NAMES_EVIDENCE.search(s) is not None for s in sentences], dtype=bool)
+    row_specific = names_evidence[ids]
     # Per-row evidence only where the sentence names it.
-    if any("{" in v.reason or "}" in v.reason for v in verdicts):
-        client = _text(frame, "id.orig_h").to_numpy()
-        server_h = _text(frame, "id.resp_h").to_numpy()
+    if any("{" in s or "}" in s for s in sentences):
+        # The addresses of the rows that name them, fetched in one go (not per pattern).
+        need = np.flatnonzero(row_specific)
+        server_h = np.full(n, "", dtype=object)
+        client = np.full(n, "", dtype=object)
+        server_h[need] = cols.texts("id.resp_h", need)
+        client[need] = cols.texts("id.orig_h", need)
         evidence = {
             "server": lambda rows: [f"server {h}:{'?' if p != p else int(p)}"
                                     for h, p in zip(server_h[rows], resp_p[rows].tolist())],
@@ -460,28 +525,30 @@ def label_with_patterns(frame: pd.DataFrame, options: LabelOptions | None = None
             "orig_bytes": lambda rows: [_fmt_count(v) for v in orig_bytes[rows].tolist()],
             "reply": lambda rows: [r or "no reply text" for r in reply[rows]],
         }
-        reason = _fill_reasons([v.reason for v in verdicts], ids, evidence)
-    # Explicit object dtype: pandas 3 would otherwise convert every string column to Arrow.
-    values = {"slam.label": label, "slam.layer": spread("layer"), "slam.closer": spread("closer"),
-              "slam.confidence": spread("confidence"), "slam.refusal_kind": spread("refusal_kind"),
-              "slam.reply": np.asarray(reply, dtype=object), "slam.reason": reason}
-    labels = pd.DataFrame({k: pd.Series(v, index=out.index, dtype=object) for k, v in values.items()})
-    out = pd.concat([out, labels], axis=1)
-    if errors:
-        positions = np.fromiter(errors, dtype=np.int64)
-        out.iloc[positions, out.columns.get_loc("slam.label")] = "malformed"
-        out.iloc[positions, out.columns.get_loc("slam.layer")] = "unknown"
-        for col in ("slam.closer", "slam.confidence", "slam.refusal_kind", "slam.reply"):
-            out.iloc[positions, out.columns.get_loc(col)] = ""
-        col = out.columns.get_loc("slam.reason")
-        for pos, what in errors.items():
-            at = where[pos] if where is not None else f"row {pos + 1}"
-            out.iat[pos, col] = f"{at}: malformed line: {what}"
-    row_specific = np.array([_NAMES_EVIDENCE.search(v.reason) is not None for v in verdicts], dtype=bool)[ids]
+        reason = _fill_reasons(sentences, ids, evidence)
+    else:
+        reason = np.array(sentences, dtype=object)[ids]
     row_specific |= has_reply
-    if errors:
-        row_specific[np.fromiter(errors, dtype=np.int64)] = True
-    return out, PatternIndex(ids, first, row_specific)
+    malformed: dict[int, str] = {}
+    for pos, what in (errors or {}).items():
+        at = where[pos] if where is not None else f"row {pos + 1}"
+        malformed[pos] = f"{at}: malformed line: {what}"
+    if malformed:
+        row_specific[np.fromiter(malformed, dtype=np.int64)] = True
+    return Labels(verdicts, PatternIndex(ids, first, row_specific), reply, reason, malformed)
+
+
+_decide_cache: dict[Pattern, Verdict] = {}
+
+
+def _decide_cached(pattern: Pattern) -> Verdict:
+    """:func:`decide`, remembered: the same patterns come back in every chunk."""
+    verdict = _decide_cache.get(pattern)
+    if verdict is None:
+        if len(_decide_cache) > 100_000:  # hostile input can make endless patterns: stay bounded
+            _decide_cache.clear()
+        verdict = _decide_cache[pattern] = decide(pattern)
+    return verdict
 
 
 #: The per-row evidence a reason sentence may name, and its doubled (literal) braces.
@@ -503,7 +570,10 @@ def _fill_reasons(sentences: list[str], ids: np.ndarray, evidence: dict) -> np.n
     that slipped in) stays as it is instead of raising.
     """
     reason = np.array(sentences, dtype=object)[ids]
-    order = np.argsort(ids, kind="stable")
+    # Group the rows of the sentences that have braces, by pattern (only those rows: fewer to sort).
+    braced = np.array([("{" in s or "}" in s) for s in sentences], dtype=bool)
+    rows_braced = np.flatnonzero(braced[ids])
+    order = rows_braced[np.argsort(ids[rows_braced], kind="stable")]
     bounds = np.searchsorted(ids[order], np.arange(len(sentences) + 1))
     for group, sentence in enumerate(sentences):
         if "{" not in sentence and "}" not in sentence:
@@ -550,17 +620,53 @@ def service_class(service: object) -> str:
 # From files to labeled chunks
 
 
-@dataclass
 class LabeledChunk:
-    """A chunk as read (for lossless writing) and its labeled frame."""
+    """A chunk as read (for lossless writing) and its labels.
 
-    chunk: LogChunk
-    frame: pd.DataFrame
-    patterns: PatternIndex | None = None  # lets writers escape once per pattern
+    ``frame`` (the chunk's parsed columns with the ``slam.*`` columns added) is
+    made only when asked for: the Zeek TSV writer works from ``labels`` and the
+    lines as read, and never needs it.
+    """
+
+    def __init__(self, chunk: LogChunk, frame: pd.DataFrame | None = None, patterns: PatternIndex | None = None,
+                 labels: Labels | None = None):
+        self.chunk = chunk
+        self.labels = labels
+        self._frame = frame
+        self._patterns = patterns if labels is None else labels.patterns
+
+    @property
+    def patterns(self) -> PatternIndex | None:
+        """Which pattern each row has (None for a frame labeled elsewhere)."""
+        return self._patterns
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            import pandas as pd
+
+            base = self.chunk.frame
+            assert self.labels is not None
+            self._frame = pd.concat([base, self.labels.frame(base.index)], axis=1)
+        return self._frame
+
+    def column(self, name: str) -> np.ndarray:
+        """One ``slam.*`` field of every row, as an object array."""
+        if self.labels is not None and self._frame is None:
+            return self.labels.column(name)
+        return self.frame[name].to_numpy(dtype=object)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per label."""
+        if self.labels is not None:
+            return self.labels.counts()
+        return {str(k): int(v) for k, v in self.frame["slam.label"].value_counts().items()}
 
 
 def load_slam_facts(paths: Sequence[str], strict: bool = False) -> pd.DataFrame:
     """The project's slam.log facts, one row per uid, for joining to conn.log."""
+    import pandas as pd
+
     frames = []
     for path in paths:
         for chunk in read_log(path, columns=["uid", *SLAM_FACT_COLUMNS], strict=strict):
@@ -603,16 +709,23 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     found = inputs if isinstance(inputs, Inputs) else find_inputs(inputs)
     primary, facts = primary_and_facts(found, strict)
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
-    for path in primary:
-        for chunk in read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict):
-            frame = chunk.frame
-            if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
-                    "history" in frame.columns and frame["history"].notna().any()):
-                from .read import NotAZeekLog
-                raise NotAZeekLog(chunk.source, f"a Zeek {chunk.kind!r} log, not a conn log")
-            frame = join_slam_facts(frame, facts)
-            where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None
-            yield LabeledChunk(chunk, *label_with_patterns(frame, options, chunk.errors, where))
+
+    def labeled() -> Iterator[LabeledChunk]:
+        for path in primary:
+            for chunk in read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict):
+                cols = chunk.columns
+                if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
+                        cols.has("history") and (cols.codes("history")[1] != "").any()):
+                    raise NotAZeekLog(chunk.source, f"a Zeek {chunk.kind!r} log, not a conn log")
+                if facts is not None and len(facts):
+                    cols = FrameColumns(join_slam_facts(chunk.frame, facts))
+                if not len(chunk):
+                    continue
+                where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None
+                yield LabeledChunk(chunk, labels=label_columns(cols, options, chunk.errors, where))
+
+    # Reading and labeling run a chunk or two ahead of the caller (writing, diagnosing).
+    return read_ahead(labeled())
 
 
 def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,

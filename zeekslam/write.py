@@ -10,6 +10,7 @@ spreadsheet formulas.  Writers yield text a chunk at a time, so memory stays fla
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -18,8 +19,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
-import pandas as pd
 
+from .columns import arrow_binary, arrow_indices
 from .label import LABEL_FIELDS, LabeledChunk
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, unescape
 
@@ -99,13 +100,22 @@ def _tsv_out_header(labeled: LabeledChunk) -> Header:
                   path=str(chunk.records[0].get("_path", chunk.kind)) if chunk.records else chunk.kind)
 
 
+def _label_matrix(labeled: LabeledChunk) -> np.ndarray:
+    """The slam.* values, one row per input row (object; '' where unset)."""
+    values = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])
+    unset = np.frompyfunc(lambda v: v is None or v != v, 1, 1)(values).astype(bool)
+    values[unset] = ""
+    return values
+
+
 def _label_values(labeled: LabeledChunk) -> list[list[str]]:
-    frame = labeled.frame[LABEL_FIELDS].astype(object)
-    return frame.where(frame.notna(), "").to_numpy().tolist()
+    return _label_matrix(labeled).tolist()
 
 
 def _escaped_label_columns(labeled: LabeledChunk, header: Header) -> list[list[str]]:
     """Each slam.* column, TSV-escaped once per distinct value (labels repeat a lot)."""
+    import pandas as pd
+
     columns = []
     for name in LABEL_FIELDS:
         codes, uniques = pd.factorize(labeled.frame[name], use_na_sentinel=True)
@@ -125,8 +135,31 @@ def _escape_label(value: object, header: Header) -> str:
     return zeek_escape(str(value), header.separator, header.unset_field, header.empty_field)
 
 
-def _label_suffixes(labeled: LabeledChunk, header: Header) -> list[str]:
-    """Each row's slam.* fields, escaped and joined: once per pattern where the values are the pattern's."""
+@functools.lru_cache(maxsize=1 << 16)
+def _joined_fields(values: tuple, marks: tuple[str, str, str]) -> str:
+    """Label fields escaped and joined; remembered, as the same patterns recur in every chunk."""
+    header = Header([], [], separator=marks[0], unset_field=marks[1], empty_field=marks[2])
+    return marks[0].join(_escape_label(v, header) for v in values)
+
+
+def _escape_many(values: np.ndarray, header: Header) -> list[str]:
+    """:func:`_escape_label` of many values; one C-level check when none needs escaping (the usual case)."""
+    try:
+        joined = " ".join(values.tolist())
+    except TypeError:  # not all text
+        return [_escape_label(v, header) for v in values]
+    if not joined.isprintable() or "\\" in joined or header.separator in joined:
+        return [_escape_label(v, header) for v in values]
+    unset, empty = header.unset_field, header.empty_field
+    return [v if v and v != unset and v != empty else _escape_label(v, header) for v in values.tolist()]
+
+
+def _label_suffixes(labeled: LabeledChunk, header: Header) -> tuple[list[str], np.ndarray]:
+    """Each row's slam.* fields, escaped and joined, as (distinct suffixes, which one each row has).
+
+    A suffix is made once per pattern where the values are the pattern's, and once
+    per row only where they are the row's own (door-event reasons, replies, malformed).
+    """
     sep = header.separator
     chunk = labeled.chunk
     patterns = labeled.patterns
@@ -134,30 +167,61 @@ def _label_suffixes(labeled: LabeledChunk, header: Header) -> list[str]:
         columns = _escaped_label_columns(labeled, header)
         for i in chunk.errors:
             columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
-        return list(map(sep.join, zip(*columns)))
-    values = labeled.frame[LABEL_FIELDS].to_numpy()
+        rows = list(map(sep.join, zip(*columns)))
+        return rows, np.arange(len(rows))
+    values = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])
     # The first five fields are always the pattern's; reply and reason may be the row's own.
-    prefix = np.array([sep.join(_escape_label(v, header) for v in values[row, :5]) for row in patterns.first],
-                      dtype=object)
-    whole = np.array([prefix[k] + sep + sep.join(_escape_label(v, header) for v in values[row, 5:])
-                      for k, row in enumerate(patterns.first)], dtype=object)
-    suffixes = whole[patterns.ids]
+    marks = (sep, header.unset_field, header.empty_field)
+    firsts = values[patterns.first].tolist()
+    prefix = [_joined_fields(tuple(row[:5]), marks) for row in firsts]
+    table = [prefix[k] + sep + _joined_fields(tuple(row[5:]), marks) for k, row in enumerate(firsts)]
+    index = patterns.ids
     rows = np.flatnonzero(patterns.row_specific)
     if len(rows):
-        suffixes[rows] = [f"{pre}{sep}{_escape_label(reply, header)}{sep}{_escape_label(reason, header)}"
-                          for pre, reply, reason in zip(prefix[patterns.ids[rows]], values[rows, 5], values[rows, 6])]
-        for i in chunk.errors:  # a malformed row's values are its own, not its pattern's
-            fields = [_escape_label(v, header) for v in values[i]]
-            fields[-1] = zeek_escape(esc_raw_reason(labeled, i), sep)
-            suffixes[i] = sep.join(fields)
-    return suffixes.tolist()
+        extra = [f"{prefix[k]}{sep}{reply}{sep}{reason}" for k, reply, reason in
+                 zip(patterns.ids[rows].tolist(), _escape_many(values[rows, 5], header),
+                     _escape_many(values[rows, 6], header))]
+        if chunk.errors:
+            at = {int(r): k for k, r in enumerate(rows.tolist())}
+            for i in chunk.errors:  # a malformed row's values are its own, not its pattern's
+                fields = [_escape_label(v, header) for v in values[i]]
+                fields[-1] = zeek_escape(esc_raw_reason(labeled, i), sep)
+                extra[at[i]] = sep.join(fields)
+        index = index.copy()
+        index[rows] = len(table) + np.arange(len(rows))
+        table.extend(extra)
+    return table, index
 
 
-def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
+def _splice(labeled: LabeledChunk, table: list[str], index: np.ndarray) -> memoryview:
+    """The chunk's lines as read, each with its suffix appended: in Arrow, no Python string per line.
+
+    The lines are cut at the newline *before* each (row i = "\n" + line i, row 0
+    has none), so appending each row's suffix puts it at the end of its line.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunk = labeled.chunk
+    data, newlines = chunk.data, chunk.newlines
+    assert data is not None and newlines is not None
+    n = len(chunk)
+    offsets = np.empty(n + 1, dtype=np.int32)
+    offsets[0], offsets[1:n], offsets[n] = 0, newlines, len(data)
+    lines = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    separator = arrow_binary([chunk.header.separator])  # a scalar from an array: pa.scalar imports pandas
+    suffixes = arrow_binary(table).take(arrow_indices(index))
+    joined = pc.binary_join_element_wise(lines, suffixes, separator[0])
+    ends = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=n + 1, offset=joined.offset * 4)
+    return memoryview(joined.buffers()[2])[ends[0]:ends[n]]
+
+
+def write_zeek(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
     """Zeek TSV text, a block of lines per chunk: the input's lines as they were, ``slam.*`` appended.
 
     A new header block is written whenever the input's columns change (as
     Zeek does in a concatenated log), so ``zeek-cut`` and zat still read it.
+    With ``binary``, clean chunks come out as bytes (ASCII) without being decoded.
     """
     current: list[str] | None = None
     header: Header | None = None
@@ -173,7 +237,12 @@ def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
         assert header is not None
         sep = header.separator
         chunk = labeled.chunk
-        suffixes = _label_suffixes(labeled, header)
+        table, index = _label_suffixes(labeled, header)
+        if chunk.data is not None and chunk.newlines is not None and not chunk.errors and len(sep) == 1:
+            spliced = _splice(labeled, table, index)
+            yield spliced if binary else bytes(spliced).decode("ascii")
+            continue
+        suffixes = np.array(table, dtype=object)[index].tolist()
         n_in = len(header.fields) - len(LABEL_FIELDS)
         unset_row = sep.join([header.unset_field] * n_in)
         if chunk.raw is not None:
@@ -196,7 +265,7 @@ def write_zeek(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
 
 def esc_raw_reason(labeled: LabeledChunk, i: int) -> str:
     """A malformed row's reason with the raw line appended, so nothing is lost."""
-    reason = str(labeled.frame["slam.reason"].iat[i])
+    reason = str(labeled.column("slam.reason")[i])
     return f"{reason}; raw line: {raw_line(labeled, i)}"
 
 
@@ -322,7 +391,7 @@ def _json_lines_tsv(labeled: LabeledChunk) -> list[str]:
     columns = list(zip(*(line.split(header.separator) for line in lines))) if lines else []
     fragments = [_json_fragments(col, name, ztype, header)
                  for col, name, ztype in zip(columns, header.fields, header.types)]
-    labels = labeled.frame[LABEL_FIELDS].to_numpy()[good]
+    labels = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])[good]
     for k, name in enumerate(LABEL_FIELDS):
         key = json.dumps(name) + ": "
         values = labels[:, k].tolist()
@@ -476,7 +545,13 @@ def write_ecs(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
 WRITERS = {"zeek": write_zeek, "json": write_json, "ecs": write_ecs, "csv": write_csv}
 
 
-def write(chunks: Iterable[LabeledChunk], fmt: str) -> Iterator[str]:
+def write(chunks: Iterable[LabeledChunk], fmt: str, binary: bool = False) -> Iterator[str | memoryview]:
     """Output text in ``fmt`` (one of :data:`FORMATS`): pieces of one or more whole
-    lines, without the final newline; write each followed by a newline."""
+    lines, without the final newline; write each followed by a newline.
+
+    With ``binary`` some pieces may be bytes-like (ASCII), which saves decoding
+    them: for callers that write to a binary stream.
+    """
+    if fmt == "zeek":
+        return write_zeek(chunks, binary)
     return WRITERS[fmt](chunks)

@@ -1,0 +1,167 @@
+"""Column access over a parsed chunk, the same from an Arrow table or a pandas frame.
+
+The labeler asks three things of a column: its numbers, its distinct values
+with a code per row, and the text of a few rows.  A chunk parsed by Arrow
+answers them without making a Python object per row (and without pandas at
+all); a pandas frame (slam.log facts joined, JSON input, the Dask engine)
+answers them the same way, so the labeler has one code path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+
+class Columns:
+    """What the labeler reads from a chunk's parsed columns."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def has(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def numbers(self, name: str) -> np.ndarray:
+        """float64 values; NaN where unset, not a number, or the column is absent."""
+        raise NotImplementedError
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(code per row, distinct values as an object array); unset or absent is ''."""
+        raise NotImplementedError
+
+    def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """The text of the given rows (object array; '' where unset)."""
+        raise NotImplementedError
+
+
+# Arrow arrays are read through their buffers: pyarrow's ``to_numpy`` imports pandas, which the
+# Zeek TSV lane otherwise never needs (a third of a second at every start).
+
+def _values(array: pa.Array, dtype: type) -> np.ndarray:
+    """The value buffer of a fixed-width array without nulls, as numpy (zero copy)."""
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array) + array.offset)[array.offset:]
+
+
+def _float64s(column: pa.ChunkedArray) -> np.ndarray:
+    """A float64 column as numpy, NaN where null."""
+    parts = []
+    for chunk in column.chunks:
+        values = _values(chunk, np.float64)
+        if chunk.null_count:
+            bits = np.frombuffer(chunk.buffers()[0], dtype=np.uint8)
+            valid = np.unpackbits(bits, count=len(chunk) + chunk.offset, bitorder="little")[chunk.offset:]
+            values = np.where(valid.astype(bool), values, np.nan)
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def arrow_indices(values: np.ndarray) -> pa.Array:
+    """An int64 Arrow array of numpy values (``pa.array`` would import pandas to look at them)."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def arrow_binary(texts: list[str]) -> pa.Array:
+    """A binary Arrow array of strings, UTF-8 encoded (without ``pa.array``; see above)."""
+    import pyarrow as pa
+
+    encoded = [t.encode("utf-8", "surrogateescape") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(pa.binary(), len(encoded), [None, pa.py_buffer(offsets),
+                                                            pa.py_buffer(b"".join(encoded))])
+
+
+def _absent(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(n, dtype=np.intp), np.array([""], dtype=object)
+
+
+class ArrowColumns(Columns):
+    """Columns of a table Arrow's CSV reader parsed: float64 numbers, string text."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table
+        self._names = frozenset(table.column_names)
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def has(self, name: str) -> bool:
+        return name in self._names
+
+    def numbers(self, name: str) -> np.ndarray:
+        import pyarrow as pa
+
+        if not self.has(name):
+            return np.full(len(self), np.nan)
+        column = self.table.column(name)
+        if pa.types.is_float64(column.type):
+            return _float64s(column)
+        import pandas as pd  # a column kept as text (a lenient one): rare, so pandas is fine here
+
+        return pd.to_numeric(column.to_pandas(), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name in self._codes:
+            return self._codes[name]
+        if not self.has(name):
+            return _absent(len(self))
+        # Unset values get a code of their own (null_encoding), so the codes have no nulls to fill.
+        encoded = self.table.column(name).combine_chunks().dictionary_encode(null_encoding="encode")
+        uniques = np.array(["" if v is None else v for v in encoded.dictionary.to_pylist()], dtype=object)
+        codes = _values(encoded.indices, np.int32).astype(np.intp)
+        self._codes[name] = codes, uniques
+        return codes, uniques
+
+    def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
+        if not self.has(name):
+            return np.full(len(rows), "", dtype=object)
+        values = self.table.column(name).take(arrow_indices(rows)).to_pylist()
+        return np.array(["" if v is None else v for v in values], dtype=object)
+
+
+class FrameColumns(Columns):
+    """Columns of a pandas frame (object text, float64 numbers)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def has(self, name: str) -> bool:
+        return name in self.frame.columns
+
+    def numbers(self, name: str) -> np.ndarray:
+        import pandas as pd
+
+        if not self.has(name):
+            return np.full(len(self), np.nan)
+        return pd.to_numeric(self.frame[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        import pandas as pd
+
+        if not self.has(name):
+            return _absent(len(self))
+        codes, uniques = pd.factorize(self.frame[name], use_na_sentinel=True)
+        uniques = np.asarray(uniques, dtype=object)
+        if (codes < 0).any():
+            codes = np.where(codes < 0, len(uniques), codes)
+            uniques = np.append(uniques, "")
+        return codes, uniques
+
+    def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
+        if not self.has(name):
+            return np.full(len(rows), "", dtype=object)
+        values = self.frame[name].to_numpy(dtype=object)[rows]
+        return np.array(["" if v is None or v != v else v for v in values], dtype=object)
