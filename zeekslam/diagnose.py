@@ -445,6 +445,8 @@ _TMAX = (1 << _TSHIFT) - 1
 _MAX_SEEN = 8  # distinct clients remembered per server, for "from N clients"
 _RUN_CLIENTS = 64
 _NO_INT = np.zeros(0, np.int32)
+_EMPTY: Counter = Counter()  # shared empty histogram / text counts: never mutated
+_NO_CONC = (_EMPTY,) * NCAT
 
 
 def _grow(a: np.ndarray, n: int, fill) -> np.ndarray:
@@ -634,8 +636,8 @@ class ServerDiagnoser:
         self._other_pair: dict[int, int] = {}
         self._kinds: dict[int, Counter] = {}
         self._replies: dict[int, Counter] = {}
-        self._hist: Counter = Counter()  # (srv, client?, hist cat, level) -> n
-        self._pair_hist: Counter = Counter()  # (pair, client?, level) -> n
+        self._hist = _KeyCounts()  # (srv, client?, hist cat, level) -> n
+        self._pair_hist = _KeyCounts()  # (pair, client?, level) -> n
         self._runs: dict[int, list[CrashWindow]] = {}
         self._open: dict[int, dict] = {}
         self.pending = _empty(_EVENT_FIELDS, _EVENT_DTYPES)
@@ -979,20 +981,19 @@ class ServerDiagnoser:
 
         # concurrency histograms (total and same-client) per category
         hs = _HIST_SLOT[cat]
+        keys = []
         for which, conc in ((0, rc), (1, oc)):
             m = (hs >= 0) & np.isfinite(conc)
-            if m.any():
-                lvl = np.minimum(conc[m], 65535).astype(np.int64)
-                keys = (srv[m] << 20) | (which << 19) | (hs[m] << 16) | lvl
-                u, c = np.unique(keys, return_counts=True)
-                self._hist.update(dict(zip(u.tolist(), c.tolist(), strict=True)))
+            lvl = np.minimum(conc[m], 65535).astype(np.int64)
+            keys.append((srv[m] << 20) | (which << 19) | (hs[m] << 16) | lvl)
+        self._hist.add(np.concatenate(keys))
         ac = _ACCEPT_CLOSE[cat] & (b["pair"] >= 0)
         if ac.any():
+            keys = []
             for which, conc in ((0, rc), (1, oc)):
                 m = ac & np.isfinite(conc)
-                keys = (b["pair"][m] << 17) | (which << 16) | np.minimum(conc[m], 65535).astype(np.int64)
-                u, c = np.unique(keys, return_counts=True)
-                self._pair_hist.update(dict(zip(u.tolist(), c.tolist(), strict=True)))
+                keys.append((b["pair"][m] << 17) | (which << 16) | np.minimum(conc[m], 65535).astype(np.int64))
+            self._pair_hist.add(np.concatenate(keys))
 
         np.add.at(S.nfinal, srv, 1)
         self._bins_add(srv, tout, cat)
@@ -1244,26 +1245,32 @@ class ServerDiagnoser:
                 self._close_run(int(seg_srv[i]), float(tout[r0]) if ok[r0] else None)
             carried = first_of_srv & ~starts_brk & is_open
         mc = self.options.min_crash_events
-        look = (cnt > 0) & (carried | last_of_srv | (closed & (cnt >= mc)))
-        for i in np.flatnonzero(look).tolist():
-            s = int(seg_srv[i])
-            run = self._open.pop(s, None) if carried[i] else None
+        look = np.flatnonzero((cnt > 0) & (carried | last_of_srv | (closed & (cnt >= mc))))
+        # the segments' numbers as Python values, read once (one loop step per segment)
+        p_lo = np.searchsorted(pairs[0], look).tolist()
+        p_hi = np.searchsorted(pairs[0], look + 1).tolist()
+        l_srv = seg_srv[look].tolist()
+        l_pre = (S.seen_success[seg_srv[look]] | (starts_brk[look] & (served_before[look] > 0))).tolist()
+        l_carried, l_closed = carried[look].tolist(), closed[look].tolist()
+        l_start, l_end, l_first = start[look].tolist(), end[look].tolist(), first[look].tolist()
+        l_cnt, l_rec, l_kinds = cnt[look].tolist(), recovered[look].tolist(), kinds[look]
+        clients = pairs[1]
+        for j, s in enumerate(l_srv):
+            run = self._open.pop(s, None) if l_carried[j] else None
             if run is None:
-                pre = bool(S.seen_success[s]) or (bool(starts_brk[i]) and bool(served_before[i] > 0))
                 run = {"start": np.inf, "end": -np.inf, "first": np.inf, "n": 0, "clients": set(),
-                       "kinds": np.zeros(NCAT, np.int64), "preceded": pre}
-            run["start"] = min(run["start"], float(start[i]))
-            run["end"] = max(run["end"], float(end[i]))
-            run["first"] = min(run["first"], float(first[i]))
-            run["n"] += int(cnt[i])
-            run["kinds"] = run["kinds"] + kinds[i]
+                       "kinds": np.zeros(NCAT, np.int64), "preceded": l_pre[j]}
+            run["start"] = min(run["start"], l_start[j])
+            run["end"] = max(run["end"], l_end[j])
+            run["first"] = min(run["first"], l_first[j])
+            run["n"] += l_cnt[j]
+            run["kinds"] = run["kinds"] + l_kinds[j]
             if len(run["clients"]) < _RUN_CLIENTS:
-                lo, hi = np.searchsorted(pairs[0], [i, i + 1])
-                run["clients"].update(pairs[1][lo:hi][:_RUN_CLIENTS].tolist())
+                run["clients"].update(clients[p_lo[j] : p_hi[j]][:_RUN_CLIENTS].tolist())
             self._open[s] = run
-            if closed[i]:
-                rec = recovered[i]
-                self._close_run(s, None if np.isnan(rec) else float(rec))
+            if l_closed[j]:
+                rec = l_rec[j]
+                self._close_run(s, None if math.isnan(rec) else rec)
         S.seen_success[np.unique(srv[ok])] = True
 
     def _close_run(self, s: int, recovered_at: float | None) -> None:
@@ -1382,69 +1389,119 @@ class ServerDiagnoser:
 
     def _views(self) -> Iterator[_View]:
         S, P, opts = self.s, self.p, self.options
-        hists: dict[int, list[Counter]] = {}
-        for key, v in self._hist.items():
-            s, which, hs, lvl = key >> 20, (key >> 19) & 1, (key >> 16) & 7, key & 0xFFFF
-            hists.setdefault(s, [Counter() for _ in range(2 * len(_HIST_CATS))])[which * len(_HIST_CATS) + hs][
-                lvl
-            ] += v
-        pair_hists: dict[int, tuple[Counter, Counter]] = {}
-        for key, v in self._pair_hist.items():
-            pid, which, lvl = key >> 17, (key >> 16) & 1, key & 0xFFFF
-            pair_hists.setdefault(pid, (Counter(), Counter()))[which][lvl] += v
-        by_srv: dict[int, list[int]] = {}
-        for pid in range(len(self._pair_ip)):
-            by_srv.setdefault(int(P.srv[pid]), []).append(pid)
+        slots = self._live_slots()
+        # concurrency histograms: sorted keys, one slice per server (most servers have none)
+        hk, hv = self._hist.k, self._hist.v
+        h_lo = np.searchsorted(hk, slots << 20).tolist()
+        h_hi = np.searchsorted(hk, (slots + 1) << 20).tolist()
+        hk_l, hv_l = hk.tolist(), hv.tolist()
+        # clients: pair ids grouped by server (in id order), pair histograms by pair id
+        npair = len(self._pair_ip)
+        by_srv = np.argsort(P.srv[:npair], kind="stable")
+        p_lo = np.searchsorted(P.srv[:npair][by_srv], slots).tolist()
+        p_hi = np.searchsorted(P.srv[:npair][by_srv], slots, "right").tolist()
+        by_srv = by_srv.tolist()
+        pk, pv = self._pair_hist.k, self._pair_hist.v
+        pk_l, pv_l = pk.tolist(), pv.tolist()
+        pids = np.arange(npair, dtype=np.int64)
+        ph_lo = np.searchsorted(pk, pids << 17).tolist()
+        ph_hi = np.searchsorted(pk, (pids + 1) << 17).tolist()
+        pcnt = P.cnt[:npair].tolist()
+        pf = [P.first[:npair].tolist(), P.last[:npair].tolist(), P.fref[:npair].tolist(), P.lref[:npair].tolist(),
+              P.fsrv[:npair].tolist(), P.lsrv[:npair].tolist()]
+        # plot points and timelines
         sm = _take(self.samples, np.argsort(self.samples["srv"], kind="stable"))
-        for s in self._live_slots().tolist():
-            host, port = self._host[s], int(S.port[s])
-            h = hists.get(s) or [Counter() for _ in range(2 * len(_HIST_CATS))]
-            conc = [Counter() for _ in range(NCAT)]
-            cconc = [Counter() for _ in range(NCAT)]
-            for i, c in enumerate(_HIST_CATS):
-                conc[c], cconc[c] = h[i], h[len(_HIST_CATS) + i]
+        s_lo = np.searchsorted(sm["srv"], slots).tolist()
+        s_hi = np.searchsorted(sm["srv"], slots, "right").tolist()
+        tl_slot = S.slot[slots]
+        has_tl = tl_slot >= 0
+        used = np.zeros((len(slots), opts.max_bins), bool)
+        used[has_tl] = self._bins[tl_slot[has_tl]].sum(axis=2) != 0
+        anyu = used.any(axis=1)
+        i0s = np.argmax(used, axis=1).tolist()
+        i1s = (opts.max_bins - np.argmax(used[:, ::-1], axis=1)).tolist()
+        labs = S.lab[slots].tolist()
+        cats = S.cat[slots]
+        sv = [S.first[slots].tolist(), S.last[slots].tolist(), S.accepted[slots].tolist(), S.rad[slots].tolist(),
+              S.zc[slots].tolist(), S.cc[slots].tolist(), S.nseen[slots].tolist(), S.port[slots].tolist()]
+        hosts = self._host[slots].tolist()
+        for j, s in enumerate(slots.tolist()):
+            conc, cconc = _NO_CONC, _NO_CONC
+            if h_hi[j] > h_lo[j]:
+                conc, cconc = list(_NO_CONC), list(_NO_CONC)  # empty ones shared, never mutated
+                for key, v in zip(hk_l[h_lo[j] : h_hi[j]], hv_l[h_lo[j] : h_hi[j]], strict=True):
+                    which = cconc if (key >> 19) & 1 else conc
+                    c = _HIST_CATS[(key >> 16) & 7]
+                    if which[c] is _EMPTY:
+                        which[c] = Counter()
+                    which[c][key & 0xFFFF] = v
             clients, other = [], None
-            for pid in by_srv.get(s, []):
+            for pid in by_srv[p_lo[j] : p_hi[j]]:
                 counts = np.zeros(NCAT, np.int64)
-                pc = P.cnt[pid]
+                pc = pcnt[pid]
                 counts[SERVED], counts[REFUSED], counts[REJECTED] = pc[P_SERVED], pc[P_AC], pc[P_REJ]
                 counts[NO_ANSWER], counts[SILENT] = pc[P_NOANS], pc[P_OTHER]
-                ph = pair_hists.get(pid, (Counter(), Counter()))
+                ph = [_EMPTY, _EMPTY]
+                for key, v in zip(pk_l[ph_lo[pid] : ph_hi[pid]], pv_l[ph_lo[pid] : ph_hi[pid]], strict=True):
+                    w = (key >> 16) & 1
+                    if ph[w] is _EMPTY:
+                        ph[w] = Counter()
+                    ph[w][key & 0xFFFF] = v
                 cv = _ClientView(
-                    ip=self._pair_ip[pid], counts=counts, amid=int(pc[P_AMID]), first=float(P.first[pid]),
-                    last=float(P.last[pid]), first_refused=float(P.fref[pid]), last_refused=float(P.lref[pid]),
-                    first_served=float(P.fsrv[pid]), last_served=float(P.lsrv[pid]), fail_conc=ph[0],
-                    fail_cconc=ph[1],
+                    ip=self._pair_ip[pid], counts=counts, amid=pc[P_AMID], first=pf[0][pid], last=pf[1][pid],
+                    first_refused=pf[2][pid], last_refused=pf[3][pid], first_served=pf[4][pid],
+                    last_served=pf[5][pid], fail_conc=ph[0], fail_cconc=ph[1],
                 )
                 if self._other_pair.get(s) == pid:
                     other = cv
                 else:
                     clients.append(cv)
-            sl = int(S.slot[s])
             timeline = {"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT}
-            if sl >= 0:
+            if anyu[j]:
+                sl = int(tl_slot[j])
+                i0, i1 = i0s[j], i1s[j]
+                width = float(self._bin_width[sl])
                 bins = self._bins[sl]
-                used = np.flatnonzero(bins.sum(axis=1))
-                if len(used):
-                    i0, i1 = int(used[0]), int(used[-1]) + 1
-                    width = float(self._bin_width[sl])
-                    timeline = {
-                        "start": float(self._bin_start[sl]) + i0 * width,
-                        "width": width,
-                        "served": bins[i0:i1, 0].copy(),
-                        "turned_away": bins[i0:i1, 1].copy(),
-                    }
-            lo, hi = np.searchsorted(sm["srv"], [s, s + 1])
+                timeline = {
+                    "start": float(self._bin_start[sl]) + i0 * width,
+                    "width": width,
+                    "served": bins[i0:i1, 0].copy(),
+                    "turned_away": bins[i0:i1, 1].copy(),
+                }
+            lo, hi = s_lo[j], s_hi[j]
             samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
+            # label counts, most common first (ties in label order, as Counter.most_common)
+            labels = sorted(((LABELS[i], v) for i, v in enumerate(labs[j]) if v), key=lambda kv: -kv[1])
             yield _View(
-                host=host, port=port, opts=opts, cat_counts=S.cat[s].copy(),
-                labels=Counter({LABELS[i]: int(v) for i, v in enumerate(S.lab[s]) if v}),
-                kinds=self._kinds.get(s, Counter()), replies=self._replies.get(s, Counter()),
-                first=float(S.first[s]), last=float(S.last[s]), accepted=int(S.accepted[s]),
-                reset_after_data=int(S.rad[s]), zeek_conc=int(S.zc[s]), computed_conc=int(S.cc[s]),
+                host=hosts[j], port=sv[7][j], opts=opts, cat_counts=cats[j],
+                labels=dict(labels),
+                kinds=self._kinds.get(s, _EMPTY), replies=self._replies.get(s, _EMPTY),
+                first=sv[0][j], last=sv[1][j], accepted=sv[2][j],
+                reset_after_data=sv[3][j], zeek_conc=sv[4][j], computed_conc=sv[5][j],
                 clients=clients, other=other, conc=conc, cconc=cconc,
-                runs=list(self._runs.get(s, [])), nclients=int(S.nseen[s]), timeline=timeline, samples=samples,
+                runs=list(self._runs.get(s, [])), nclients=sv[6][j], timeline=timeline, samples=samples,
             )
+
+
+class _KeyCounts:
+    """Counts by int64 key, held as sorted arrays and merged a batch at a time."""
+
+    def __init__(self) -> None:
+        self.k = np.empty(0, np.int64)
+        self.v = np.empty(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.k)
+
+    def add(self, keys: np.ndarray) -> None:
+        u, c = np.unique(keys, return_counts=True)
+        pos = np.searchsorted(self.k, u)
+        hit = pos < len(self.k)
+        hit[hit] = self.k[pos[hit]] == u[hit]
+        self.v[pos[hit]] += c[hit]  # keys are unique: no repeated index
+        if not hit.all():
+            self.k = np.insert(self.k, pos[~hit], u[~hit])
+            self.v = np.insert(self.v, pos[~hit], c[~hit])
 
 
 @dataclass
@@ -1470,7 +1527,7 @@ class _View:
     port: int
     opts: DiagnoseOptions
     cat_counts: np.ndarray
-    labels: Counter
+    labels: dict[str, int]  # most common first
     kinds: Counter
     replies: Counter
     first: float
@@ -1503,13 +1560,19 @@ def _text_array(col: pd.Series) -> np.ndarray:
     cannot hold the lone surrogates a reader keeps for undecodable bytes.
     """
     codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
-    texts = np.array([_text(u) for u in uniq] + [""], dtype=object)
+    if pd.api.types.infer_dtype(uniq, skipna=False) == "string":  # the usual case: no cell to convert
+        texts = np.append(uniq.astype(object), "")
+    else:
+        texts = np.array([_text(u) for u in uniq] + [""], dtype=object)
     return texts[codes]  # code -1 (missing) picks the trailing ""
 
 
 def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """A text column as codes into its distinct texts (first appearance order); missing and "" -> -1."""
     codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
+    if pd.api.types.infer_dtype(uniq, skipna=False) == "string":  # the usual case: distinct str already
+        remap = np.append(np.where(uniq == "", -1, np.arange(len(uniq))), -1)
+        return remap[codes], uniq  # code -1 (missing) picks the trailing -1
     texts = [_text(u) for u in uniq]
     # distinct cells can read as one text (None and NaN, 5 and "5"): one code each
     tcodes, tuniq = pd.factorize(np.array(texts + [""], dtype=object))
@@ -1655,7 +1718,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
         connections=int(cc.sum()),
         door_events=door,
         served=served,
-        label_counts=dict(s.labels.most_common()),
+        label_counts=dict(s.labels),
         first_ts=s.first,
         last_ts=s.last,
         refusal_kinds=kinds,
