@@ -717,18 +717,23 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
         newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
         nlines = len(newlines) + 1
         clean = _is_clean(block, len(newlines))
-        if clean and fmt in ("tsv", ""):
-            # Split the block into runs of data lines and runs of '#' or empty lines.
+        if fmt in ("tsv", ""):
+            # Split the block into runs of clean data lines, and runs of lines to take one by one:
+            # '#' lines, empty lines, and lines holding bytes Zeek never writes raw.
             starts = np.concatenate(([0], newlines + 1))
             ends = np.append(newlines, len(block))
-            head = np.frombuffer(block, dtype=np.uint8)[np.minimum(starts, max(len(block) - 1, 0))] \
-                if len(block) else np.zeros(1, dtype=np.uint8)
-            special = (starts == ends) | (head == ord("#"))
+            values = np.frombuffer(block, dtype=np.uint8)
+            head = values[np.minimum(starts, max(len(block) - 1, 0))] if len(block) else np.zeros(1, dtype=np.uint8)
+            dirty = np.zeros(nlines, dtype=bool)
+            if not clean:
+                bad = ((values < 0x20) & (values != 9) & (values != 10)) | (values >= 0x7F)
+                dirty[np.searchsorted(newlines, np.flatnonzero(bad))] = True
+            special = (starts == ends) | (head == ord("#")) | dirty
             edges = np.flatnonzero(np.diff(special.view(np.int8))) + 1
             for a, b in zip([0, *edges.tolist()], [*edges.tolist(), nlines]):
                 lo, hi = int(starts[a]), int(ends[b - 1])
                 if special[a] or fmt != "tsv" or state.header is None or len(state.header.separator) != 1:
-                    yield from slow(_decode(view[lo:hi]).split("\n"), number + a, True)
+                    yield from slow(_decode(view[lo:hi]).split("\n"), number + a, not dirty[a:b].any())
                 else:
                     yield from fast(view[lo:hi], number + a, newlines[a:b - 1] - lo)
         else:

@@ -1,0 +1,165 @@
+"""The bytes lane: clean Zeek TSV parsed by Arrow from the bytes, labeled per pattern, spliced on write.
+
+Each test runs the fast way and the line-by-line way on the same lines and
+asserts they agree, so the fast lane can never drift from the reference path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from zat.log_to_dataframe import LogToDataFrame
+
+from conftest import LAB, SCENARIOS, WILD, conn_row, tsv_header, write_generated
+from zeekslam.columns import ArrowColumns, FrameColumns
+from zeekslam.label import LABEL_FIELDS, LabeledChunk, label_chunks, label_columns
+from zeekslam.read import LABEL_COLUMNS, ZAT_TYPE_MAP, MalformedLine, parse_tsv, read_ahead, read_log
+from zeekslam.write import write
+
+TSV_LOGS = [LAB / s / "tsv" / "conn.log" for s in SCENARIOS if (LAB / s / "tsv" / "conn.log").exists()]
+TSV_LOGS += sorted(p for p in WILD.iterdir() if p.suffix == ".log" and "json" not in p.name)
+
+
+def test_type_map_is_zats():
+    # Copied so that importing zeekslam does not import zat (and pandas): it must stay zat's.
+    assert dict(LogToDataFrame().type_map) == ZAT_TYPE_MAP
+
+
+@pytest.mark.parametrize("path", TSV_LOGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_fast_chunks_read_like_the_line_by_line_parser(path):
+    fast = [c for c in read_log(str(path), columns=LABEL_COLUMNS) if c.data is not None]
+    for chunk in fast:
+        reference, errors = parse_tsv(chunk.raw, chunk.header, LABEL_COLUMNS)
+        assert errors == {}
+        pd.testing.assert_frame_equal(chunk.frame, reference, check_dtype=True)
+        assert len(chunk.raw) == len(chunk) == len(chunk.newlines) + 1
+
+
+@pytest.mark.parametrize("path", TSV_LOGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_labels_from_arrow_equal_labels_from_pandas(path):
+    checked = 0
+    for chunk in read_log(str(path), columns=LABEL_COLUMNS):
+        if chunk.table is None:
+            continue
+        from_arrow = label_columns(ArrowColumns(chunk.table))
+        from_pandas = label_columns(FrameColumns(chunk.frame))
+        for name in LABEL_FIELDS:
+            assert from_arrow.column(name).tolist() == from_pandas.column(name).tolist(), name
+        checked += len(chunk)
+    # Logs whose data starts before any '#' header (LogAscii::tsv=T, headerless) are read line by line.
+    assert checked > 0 or path.name in ("bro23-logascii-tsv-mode.log", "zeek-concatenated-headerless-start.log")
+
+
+def _both_ways(path, chunk_rows=1000):
+    """Zeek TSV output spliced from the bytes, and built from the decoded lines."""
+    spliced = "\n".join(p if isinstance(p, str) else bytes(p).decode("ascii")
+                        for p in write(label_chunks([str(path)], chunk_rows=chunk_rows), "zeek", binary=True))
+
+    def as_text():
+        for labeled in label_chunks([str(path)], chunk_rows=chunk_rows):
+            assert labeled.chunk.raw is not None  # decoded (and kept) before the bytes are dropped
+            labeled.chunk.data = None  # so the line-by-line writer runs
+            yield labeled
+
+    text = "\n".join(write(as_text(), "zeek"))
+    return spliced, text
+
+
+SPLICED = [LAB / "mixed_dev" / "tsv" / "conn.log", WILD / "bro22-zat.log", WILD / "bro23-comma-separator.log"]
+
+
+@pytest.mark.parametrize("path", SPLICED, ids=lambda p: p.name)
+def test_spliced_output_equals_line_by_line_output(path):
+    spliced, text = _both_ways(path)
+    strip = [line for line in spliced.split("\n") if not line.startswith(("#open", "#close"))]
+    assert strip == [line for line in text.split("\n") if not line.startswith(("#open", "#close"))]
+    assert sum(1 for line in strip if not line.startswith("#")) == sum(
+        1 for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def _generated_log(tmp_path, rows=2500):
+    """GENERATED: lab-shaped rows with a header change, a short line and a dirty line in the middle."""
+    lines = tsv_header()
+    lines += [conn_row(uid=f"Cgen{i}", history="ShAfFa" if i % 3 else "ShADadFf", ob=str(i % 2))
+              for i in range(rows)]
+    bad_at = len(lines) + 1  # file line number of the short line
+    lines.append("1700000001.0\tCshort\t10.0.0.9")
+    lines += [conn_row(uid=f"Cmore{i}") for i in range(rows)]
+    dirty_at = len(lines) + 1
+    lines.append(conn_row(uid="Cdirty\x1b[31m", history="ShAfFa"))
+    lines += tsv_header(path="conn") + [conn_row(uid=f"Cafter{i}") for i in range(rows)]
+    return write_generated(tmp_path / "conn.log", lines), bad_at, dirty_at, 3 * rows + 2
+
+
+def test_mixed_input_keeps_every_line_in_order_with_its_line_number(tmp_path):
+    path, bad_at, dirty_at, total = _generated_log(tmp_path)
+    chunks = list(read_log(str(path), columns=LABEL_COLUMNS, chunk_rows=1000))
+    assert sum(len(c) for c in chunks) == total
+    numbers = [n for c in chunks for n in c.line_numbers]
+    assert numbers == sorted(numbers) and len(set(numbers)) == total
+    errors = {c.line_numbers[pos]: what for c in chunks for pos, what in c.errors.items()}
+    assert list(errors) == [bad_at] and "expected 21 fields, found 3" in errors[bad_at]
+    assert all(len(c) <= 1000 for c in chunks)
+    # the clean runs took the bytes lane, the lines around the short one and the dirty one did not
+    assert sum(len(c) for c in chunks if c.data is not None) >= total - 4000
+    dirty = [c for c in chunks if dirty_at in c.line_numbers]
+    assert len(dirty) == 1 and dirty[0].data is None and not dirty[0].clean
+
+
+def test_mixed_input_written_both_ways_is_the_same(tmp_path):
+    path, bad_at, dirty_at, _ = _generated_log(tmp_path)
+    spliced, text = _both_ways(path)
+    keep = [line for line in spliced.split("\n") if not line.startswith(("#open", "#close"))]
+    assert keep == [line for line in text.split("\n") if not line.startswith(("#open", "#close"))]
+    assert "\x1b" not in spliced and "Cdirty\\x1b[31m" in spliced
+    assert spliced.count("\tmalformed\t") == 1
+
+
+def test_strict_raises_at_the_bad_line_after_the_good_chunks(tmp_path):
+    path, bad_at, _, _ = _generated_log(tmp_path)
+    seen = []
+    with pytest.raises(MalformedLine) as e:
+        for chunk in label_chunks([str(path)], chunk_rows=1000, strict=True):
+            seen.extend(chunk.chunk.line_numbers)
+    assert e.value.line == bad_at
+    assert seen and max(seen) < bad_at
+
+
+def test_read_ahead_stops_its_thread_when_the_reader_leaves(tmp_path):
+    path, *_ = _generated_log(tmp_path, rows=6000)
+    before = threading.active_count()
+    chunks = read_ahead(read_log(str(path), chunk_rows=1000))
+    first = next(chunks)
+    assert len(first) == 1000 and threading.active_count() == before + 1
+    chunks.close()
+    assert threading.active_count() == before
+
+
+def test_read_ahead_gives_the_same_chunks():
+    path = str(LAB / "mixed_dev" / "tsv" / "conn.log")
+    direct = [c.line_numbers for c in read_log(path, chunk_rows=1000)]
+    assert [c.line_numbers for c in read_ahead(read_log(path, chunk_rows=1000))] == direct
+
+
+def test_labeled_chunk_frame_is_made_only_when_asked():
+    labeled = next(iter(label_chunks([str(LAB / "mixed_dev" / "tsv" / "conn.log")])))
+    assert isinstance(labeled, LabeledChunk) and labeled._frame is None
+    counts = labeled.counts()
+    assert labeled._frame is None  # counting needs no frame
+    assert counts == labeled.frame["slam.label"].value_counts().to_dict()
+    assert np.array_equal(labeled.column("slam.label"), labeled.frame["slam.label"].to_numpy(dtype=object))
+
+
+def test_label_to_zeek_tsv_never_imports_pandas(tmp_path):
+    # pandas costs a third of a second to import: the TSV lane must not need it.
+    code = ("import sys; from zeekslam.cli import cli; "
+            f"cli(['label', {str(LAB / 'mixed_dev' / 'tsv' / 'conn.log')!r}, '-o', {str(tmp_path / 'o.log')!r}], "
+            "standalone_mode=False); print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert (tmp_path / "o.log").read_text().count("\tslammed\t") > 0
