@@ -169,22 +169,33 @@ def _label_suffixes(labeled: LabeledChunk, header: Header) -> tuple[list[str], n
             columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
         rows = list(map(sep.join, zip(*columns)))
         return rows, np.arange(len(rows))
-    values = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])
     # The first five fields are always the pattern's; reply and reason may be the row's own.
     marks = (sep, header.unset_field, header.empty_field)
-    firsts = values[patterns.first].tolist()
+    first = patterns.first
+    if labeled.labels is not None:  # per pattern already: no per-row columns to build
+        labels = labeled.labels
+        firsts = [[getattr(v, name) for name in ("label", "layer", "closer", "confidence", "refusal_kind")]
+                  for v in labels.verdicts]
+        firsts = [[*row, reply, reason] for row, reply, reason in
+                  zip(firsts, labels.reply[first].tolist(), labels.reason[first].tolist())]
+        reply_of, reason_of = labels.reply, labels.reason
+    else:
+        values = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])
+        firsts = values[first].tolist()
+        reply_of, reason_of = values[:, 5], values[:, 6]
     prefix = [_joined_fields(tuple(row[:5]), marks) for row in firsts]
     table = [prefix[k] + sep + _joined_fields(tuple(row[5:]), marks) for k, row in enumerate(firsts)]
     index = patterns.ids
     rows = np.flatnonzero(patterns.row_specific)
     if len(rows):
         extra = [f"{prefix[k]}{sep}{reply}{sep}{reason}" for k, reply, reason in
-                 zip(patterns.ids[rows].tolist(), _escape_many(values[rows, 5], header),
-                     _escape_many(values[rows, 6], header))]
+                 zip(patterns.ids[rows].tolist(), _escape_many(reply_of[rows], header),
+                     _escape_many(reason_of[rows], header))]
         if chunk.errors:
             at = {int(r): k for k, r in enumerate(rows.tolist())}
+            own = [labeled.column(name) for name in LABEL_FIELDS]
             for i in chunk.errors:  # a malformed row's values are its own, not its pattern's
-                fields = [_escape_label(v, header) for v in values[i]]
+                fields = [_escape_label(column[i], header) for column in own]
                 fields[-1] = zeek_escape(esc_raw_reason(labeled, i), sep)
                 extra[at[i]] = sep.join(fields)
         index = index.copy()
@@ -265,7 +276,8 @@ def write_zeek(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator
 
 def esc_raw_reason(labeled: LabeledChunk, i: int) -> str:
     """A malformed row's reason with the raw line appended, so nothing is lost."""
-    reason = str(labeled.column("slam.reason")[i])
+    labels = labeled.labels
+    reason = labels.errors[i] if labels is not None and i in labels.errors else str(labeled.frame["slam.reason"].iat[i])
     return f"{reason}; raw line: {raw_line(labeled, i)}"
 
 
