@@ -699,12 +699,14 @@ def primary_and_facts(found: Inputs, strict: bool = False) -> tuple[list[str], p
 
 def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = None, *,
                  chunk_rows: int = CHUNK_ROWS, strict: bool = False,
-                 columns: Sequence[str] | None = LABEL_COLUMNS) -> Iterator[LabeledChunk]:
+                 columns: Sequence[str] | None = LABEL_COLUMNS, with_frames: bool = False) -> Iterator[LabeledChunk]:
     """Read and label every row of the given logs, chunk by chunk, in input order.
 
     With conn logs and slam logs together, slam facts are joined on ``uid``;
     with slam logs alone, the slam rows are labeled themselves.  ``columns``
     limits what is parsed (``None`` parses every column, as JSON output needs).
+    Reading and labeling run in a background thread a chunk or two ahead; with
+    ``with_frames`` so does making each chunk's pandas ``frame``.
     """
     found = inputs if isinstance(inputs, Inputs) else find_inputs(inputs)
     primary, facts = primary_and_facts(found, strict)
@@ -722,16 +724,23 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                 if not len(chunk):
                     continue
                 where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None
-                yield LabeledChunk(chunk, labels=label_columns(cols, options, chunk.errors, where))
+                labeled = LabeledChunk(chunk, labels=label_columns(cols, options, chunk.errors, where))
+                if with_frames:
+                    labeled.frame  # noqa: B018 - made here, in the background thread
+                yield labeled
 
-    # Reading and labeling run a chunk or two ahead of the caller (writing, diagnosing).
     return read_ahead(labeled())
 
 
 def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,
-               strict: bool = False) -> Iterator[pd.DataFrame]:
-    """Labeled frames of the given logs (files, directories or '-'), in input order."""
-    for labeled in label_chunks(paths, options, chunk_rows=chunk_rows, strict=strict):
+               strict: bool = False, columns: Sequence[str] | None = LABEL_COLUMNS) -> Iterator[pd.DataFrame]:
+    """Labeled frames of the given logs (files, directories or '-'), in input order.
+
+    ``columns`` as for :func:`label_chunks` (a consumer that needs fewer saves
+    making their Python strings: ``uid`` alone is one new string per row).
+    """
+    for labeled in label_chunks(paths, options, chunk_rows=chunk_rows, strict=strict, columns=columns,
+                                with_frames=True):
         yield labeled.frame
 
 
