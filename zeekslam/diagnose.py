@@ -127,8 +127,9 @@ LABEL_CATEGORY = {
     "midstream": NEUTRAL,
 }
 
+_DOOR_CATS = (REFUSED, RESET, REJECTED, NO_ANSWER, SILENT, MIDDLEBOX)
 _DOOR = np.zeros(NCAT, bool)
-_DOOR[[REFUSED, RESET, REJECTED, NO_ANSWER, SILENT, MIDDLEBOX]] = True
+_DOOR[list(_DOOR_CATS)] = True
 _HELD = np.zeros(NCAT, bool)  # holds a session on the server while it lasts
 _HELD[[SERVED, ABORTED]] = True
 _ACCEPT_CLOSE = np.zeros(NCAT, bool)  # accepted, then turned away: the limit/allow-list evidence
@@ -139,6 +140,7 @@ _CRASH_BREAK = np.zeros(NCAT, bool)  # proof the application is alive
 _CRASH_BREAK[[SERVED, REFUSED]] = True
 _EVENT = np.ones(NCAT, bool)  # kept for concurrency / time order
 _EVENT[NEUTRAL] = False
+_OTHER_CATS = [SILENT, ABORTED, MIDDLEBOX, REPLY_ONLY, WAITED]  # a client's "other" outcomes
 _NO_HANDSHAKE = frozenset({"rejected", "no_answer", "attempt_aborted", "midstream"})
 
 LABEL = "slam.label"
@@ -1321,19 +1323,22 @@ class ServerDiagnoser:
         codes, hosts = pd.factorize(self._host[victims])
         fids = np.fromiter((self._fold_id.get(h, -1) for h in hosts.tolist()), np.int64, len(hosts))
         F = self._fold
+        made = len(self._fold_id)
         for i in np.flatnonzero(fids < 0).tolist():
             host = hosts[i]
-            if host not in self._fold_id and len(self._fold_id) >= opts.max_folded_hosts:
+            if len(self._fold_id) >= opts.max_folded_hosts:
                 host = "(other hosts)"
-            if host not in self._fold_id:
-                self._fold_id[host] = len(self._fold_id)
-                F.ensure(len(self._fold_id))
-                F.reset(self._fold_id[host])
-            fids[i] = self._fold_id[host]
+            fid = self._fold_id.get(host)
+            if fid is None:
+                fid = self._fold_id[host] = len(self._fold_id)
+            fids[i] = fid
+        if len(self._fold_id) > made:
+            F.ensure(len(self._fold_id))
+            F.reset(slice(made, len(self._fold_id)))
         fv = fids[codes]
-        np.add.at(F.cat, fv, S.cat[victims])
-        np.add.at(F.lab, fv, S.lab[victims])
-        np.add.at(F.ports, fv, 1)
+        _add_rows(F.cat, fv, S.cat[victims])
+        _add_rows(F.lab, fv, S.lab[victims])
+        F.ports[: len(self._fold_id)] += np.bincount(fv, minlength=len(self._fold_id))
         np.minimum.at(F.first, fv, S.first[victims])
         np.maximum.at(F.last, fv, S.last[victims])
         self._fold_clients(fv, victims)
@@ -1355,7 +1360,9 @@ class ServerDiagnoser:
         self._free_slots += slots[slots >= 0].tolist()
         self._free.extend(vic)
         self._host[victims] = None
-        S.reset(victims)  # in bulk: one assignment per column
+        # the rest of the columns are reset when the slot is handed out again
+        S.alive[victims] = False
+        S.slot[victims] = -1
         self.evicted += len(victims)
         for store in ("pending", "window", "samples"):
             arr = getattr(self, store)
@@ -1375,10 +1382,10 @@ class ServerDiagnoser:
             [np.broadcast_to(uf[:, None], have.shape)[have], np.broadcast_to(fv[:, None], got.shape)[got]]
         )
         c = np.concatenate([F.cl[uf][have], S.seen[victims][got]])
-        order = np.lexsort((np.arange(len(f)), c, f))  # by entry, client, then first appearance
-        dup = np.zeros(len(f), bool)
-        dup[order[1:]] = (f[order[1:]] == f[order[:-1]]) & (c[order[1:]] == c[order[:-1]])
-        f, c = f[~dup], c[~dup]
+        cc, _ = pd.factorize(c)  # exact (entry, client) keys; first of each kept
+        _, first = np.unique(f * (int(cc.max()) + 1) + cc, return_index=True)
+        first.sort()
+        f, c = f[first], c[first]
         pos = _rank_in_group(f)
         ok = pos < _MAX_SEEN
         F.cl[f[ok], pos[ok]] = c[ok]
@@ -1580,6 +1587,15 @@ def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return remap[codes], tuniq  # code -1 (missing) picks the trailing ""
 
 
+def _add_rows(a: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> None:
+    """``np.add.at(a, idx, rows)`` for a 2-D ``a``, through its flat view (much faster)."""
+    if not a.flags.c_contiguous:  # a flat view would be a copy
+        np.add.at(a, idx, rows)
+        return
+    w = a.shape[1]
+    np.add.at(a.reshape(-1), (idx[:, None] * w + np.arange(w)).ravel(), rows.ravel())
+
+
 def _rank_in_group(g: np.ndarray) -> np.ndarray:
     """For each element, how many earlier elements share its value."""
     order = np.argsort(g, kind="stable")
@@ -1679,35 +1695,38 @@ def _limit(refused: Counter, served: Counter, opts: DiagnoseOptions) -> LimitEst
     )
 
 
+def _plus(a: Counter, b: Counter) -> Counter:
+    """``a + b`` (counts are positive), without a new Counter when a side is empty; never mutated."""
+    return a if not b else b if not a else a + b
+
+
 def _conf(ok_high: bool, ok_medium: bool) -> str:
     return "high" if ok_high else "medium" if ok_medium else "low"
 
 
 def _verdict(s: _View) -> ServerDiagnosis:
     opts = s.opts
-    cc = s.cat_counts
-    door = int(cc[_DOOR].sum())
+    cc = s.cat_counts.tolist()  # Python ints: cheaper to read one at a time
+    door = sum(cc[k] for k in _DOOR_CATS)
     served = int(cc[SERVED])
     handshakes = s.accepted
     clients = s.clients + ([s.other] if s.other is not None else [])
-    ev_clients = [
-        ClientEvidence(
-            client=c.ip,
-            served=int(c.counts[SERVED]),
-            refused=int(c.counts[_ACCEPT_CLOSE].sum()),
-            rejected=int(c.counts[REJECTED]),
-            no_answer=int(c.counts[NO_ANSWER]),
-            other=int(c.counts[[SILENT, ABORTED, MIDDLEBOX, REPLY_ONLY, WAITED]].sum()),
-            first_ts=c.first,
-            last_ts=c.last,
+    ev_clients = []
+    if clients:  # the per-client sums for all clients at once
+        m = np.stack([c.counts for c in clients])
+        cols = np.stack(
+            [m[:, SERVED], m[:, _ACCEPT_CLOSE].sum(1), m[:, REJECTED], m[:, NO_ANSWER], m[:, _OTHER_CATS].sum(1)], 1
         )
-        for c in clients
-        if c.counts.any()
-    ]
+        ev_clients = [
+            ClientEvidence(client=c.ip, served=v[0], refused=v[1], rejected=v[2], no_answer=v[3], other=v[4],
+                           first_ts=c.first, last_ts=c.last)
+            for c, v, nz in zip(clients, cols.tolist(), m.any(axis=1).tolist(), strict=True)
+            if nz
+        ]
     ev_clients.sort(key=lambda c: (-(c.refused + c.rejected + c.no_answer), -c.served, c.client))
     del ev_clients[opts.report_clients :]
     kinds = dict(s.kinds)
-    ref_hist = s.conc[REFUSED] + s.conc[RESET]
+    ref_hist = _plus(s.conc[REFUSED], s.conc[RESET])
     srv_hist = s.conc[SERVED]
     d = ServerDiagnosis(
         host=s.host,
@@ -1715,7 +1734,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
         verdict="healthy",
         confidence="high",
         summary="",
-        connections=int(cc.sum()),
+        connections=sum(cc),
         door_events=door,
         served=served,
         label_counts=dict(s.labels),
@@ -1727,7 +1746,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
         crash_windows=sorted(s.runs, key=lambda w: w.start),
         concurrency_refused=dict(sorted(ref_hist.items())),
         concurrency_served=dict(sorted(srv_hist.items())),
-        client_concurrency_refused=dict(sorted((s.cconc[REFUSED] + s.cconc[RESET]).items())),
+        client_concurrency_refused=dict(sorted(_plus(s.cconc[REFUSED], s.cconc[RESET]).items())),
         client_concurrency_served=dict(sorted(s.cconc[SERVED].items())),
         resets_after_client_data=s.reset_after_data,
         concurrency_source=(
@@ -1867,7 +1886,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
                 ref_hist = ref_hist - c.fail_conc
     # -- concurrency ceiling, over all clients and per client
     lim = _limit(ref_hist, srv_hist, opts)
-    c_ref = s.cconc[REFUSED] + s.cconc[RESET]
+    c_ref = _plus(s.cconc[REFUSED], s.cconc[RESET])
     for c in denied:
         c_ref = c_ref - c.fail_cconc
     clim = _limit(c_ref, s.cconc[SERVED], opts)
