@@ -459,7 +459,25 @@ def _grow(a: np.ndarray, n: int, fill) -> np.ndarray:
 
 
 def _hash_clients(ips: np.ndarray) -> np.ndarray:
-    return pd.util.hash_array(ips.astype(object), categorize=True).view(np.int64)
+    """64-bit hashes of distinct address texts (the same values as hashing every row)."""
+    ips = ips.astype(object)
+    try:
+        return pd.util.hash_array(ips, categorize=False).view(np.int64)
+    except UnicodeEncodeError:
+        # undecodable bytes, kept by the reader as lone surrogates, cannot be UTF-8 encoded
+        # for hashing: hash their bytes (surrogatepass), spelt as Latin-1 text, instead
+        safe = np.array([t.encode("utf-8", "surrogatepass").decode("latin-1") for t in ips], dtype=object)
+        return pd.util.hash_array(safe, categorize=False).view(np.int64)
+
+
+def _texts_or_none(chunk: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray | None:
+    """Column ``name`` at ``rows`` as str ("" when missing); None when absent or all empty."""
+    if name not in chunk:
+        return None
+    codes, texts = _text_codes(chunk[name], rows)
+    if not (codes >= 0).any():
+        return None  # the usual case: nothing to count
+    return np.append(texts, "")[codes]
 
 
 def _group_codes(*cols: np.ndarray) -> np.ndarray:
@@ -691,20 +709,25 @@ class ServerDiagnoser:
         lab_idx = np.array([_LABEL_INDEX.get(_text(u), -1) for u in lab_uniq] + [-1], np.int64)[lab_codes]
         keep = lab_idx >= 0
         if "proto" in chunk:
-            keep &= _text_array(chunk["proto"]) == "tcp"
+            codes, uniq = pd.factorize(chunk["proto"].to_numpy(object), use_na_sentinel=True)
+            keep &= np.array([_text(u) == "tcp" for u in uniq] + [False], bool)[codes]
         if "service" in chunk:
             codes, uniq = pd.factorize(chunk["service"].to_numpy(object), use_na_sentinel=True)
             keep &= ~np.array(["ftp-data" in _text(u) for u in uniq] + [False], bool)[codes]
         ts = _num_col(chunk, "ts")
         port = _num_col(chunk, "id.resp_p")
-        hcode, htext = _text_codes(chunk["id.resp_h"])
-        ocode, otext = _text_codes(chunk["id.orig_h"])
-        keep &= np.isfinite(ts) & np.isfinite(port) & (hcode >= 0) & (ocode >= 0)
-        self.skipped += int(n - keep.sum())
-        if not keep.any():
-            return
+        keep &= np.isfinite(ts) & np.isfinite(port)
         sel = np.flatnonzero(keep)
-        lab_idx, ts, port, hcode, ocode = lab_idx[sel], ts[sel], port[sel].astype(np.int64), hcode[sel], ocode[sel]
+        # addresses: only the rows kept so far are read
+        hcode, htext = _text_codes(chunk["id.resp_h"], sel)
+        ocode, otext = _text_codes(chunk["id.orig_h"], sel)
+        ok = (hcode >= 0) & (ocode >= 0)
+        if not ok.all():
+            sel, hcode, ocode = sel[ok], hcode[ok], ocode[ok]
+        self.skipped += n - len(sel)
+        if not len(sel):
+            return
+        lab_idx, ts, port = lab_idx[sel], ts[sel], port[sel].astype(np.int64)
 
         def col(name: str) -> np.ndarray:
             return _num_col(chunk, name)[sel]
@@ -717,11 +740,11 @@ class ServerDiagnoser:
         ccs = (lab_idx == _LABEL_INDEX["client_closed_silent"]) & (ob == 0)
         cat = np.where(ccs & (rb > 0), REPLY_ONLY, cat)  # hung up right after the server spoke
         cat = np.where(ccs & (rb == 0) & (np.nan_to_num(dur) >= WAITED_SECONDS), WAITED, cat)
-        kind = _text_array(chunk[KIND])[sel] if KIND in chunk else None
+        kind = _texts_or_none(chunk, KIND, sel)
         if kind is not None:
             # a known refusal reply makes any accepted connection a refusal
             cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
-        reply = _text_array(chunk[REPLY])[sel] if REPLY in chunk else None
+        reply = _texts_or_none(chunk, REPLY, sel)
         srv = self._servers_of(hcode, htext, port)
         # clients: one hash per distinct address of the chunk
         ch = _hash_clients(otext)[ocode]
@@ -1574,9 +1597,10 @@ def _text_array(col: pd.Series) -> np.ndarray:
     return texts[codes]  # code -1 (missing) picks the trailing ""
 
 
-def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A text column as codes into its distinct texts (first appearance order); missing and "" -> -1."""
-    codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
+def _text_codes(col: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A text column (``rows`` of it) as codes into its distinct texts; missing and "" -> -1."""
+    values = col.to_numpy(object)
+    codes, uniq = pd.factorize(values if rows is None else values[rows], use_na_sentinel=True)
     if pd.api.types.infer_dtype(uniq, skipna=False) == "string":  # the usual case: distinct str already
         remap = np.append(np.where(uniq == "", -1, np.arange(len(uniq))), -1)
         return remap[codes], uniq  # code -1 (missing) picks the trailing -1
