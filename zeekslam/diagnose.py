@@ -61,6 +61,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -498,9 +499,14 @@ def _open_counts(g_w, s_w, e_w, g_q, t_q) -> np.ndarray:
     """
     if not len(t_q):
         return np.zeros(0)
+    ng = int(max(g_w.max(), g_q.max()) if len(g_w) else g_q.max()) + 1
+    # only the intervals of groups that have a query matter
+    asked = np.zeros(ng, bool)
+    asked[g_q] = True
+    m = asked[g_w]
+    g_w, s_w, e_w = g_w[m], s_w[m], e_w[m]
     if not len(s_w):
         return np.zeros(len(t_q))
-    ng = int(max(g_w.max(), g_q.max())) + 1
     base = np.full(ng, np.inf)
     np.minimum.at(base, g_w, s_w)
     np.minimum.at(base, g_q, t_q)
@@ -512,9 +518,9 @@ def _open_counts(g_w, s_w, e_w, g_q, t_q) -> np.ndarray:
     ks = np.sort(key(g_w, s_w))
     ke = np.sort(key(g_w, e_w))
     kq = key(g_q, t_q)
-    k0 = g_q.astype(np.int64) << _TSHIFT
-    n = (np.searchsorted(ks, kq, "left") - np.searchsorted(ks, k0, "left")) - (
-        np.searchsorted(ke, kq, "right") - np.searchsorted(ke, k0, "left")
+    g0 = np.arange(ng, dtype=np.int64) << _TSHIFT  # where each group starts (sorted: a fast search)
+    n = (np.searchsorted(ks, kq, "left") - np.searchsorted(ks, g0, "left")[g_q]) - (
+        np.searchsorted(ke, kq, "right") - np.searchsorted(ke, g0, "left")[g_q]
     )
     return np.maximum(n, 0).astype(float)
 
@@ -777,7 +783,7 @@ class ServerDiagnoser:
         """Server slot per row: endpoints looked up in bulk, new ones given slots in bulk."""
         port = np.clip(port, 0, 65535)
         hu = pd.unique(hcode)  # host codes in order of first appearance among the kept rows
-        ids = np.fromiter((self._hid.get(t, -1) for t in htext[hu].tolist()), np.int64, len(hu))
+        ids = np.fromiter(map(self._hid.get, htext[hu].tolist(), repeat(-1)), np.int64, len(hu))
         if (ids < 0).any():
             for i in np.flatnonzero(ids < 0).tolist():
                 ids[i] = self._new_host(htext[hu[i]])
@@ -1096,7 +1102,7 @@ class ServerDiagnoser:
         nb = self.options.max_bins
         start, width = self._bin_start[slots], self._bin_width[slots]
         old = self._bins[slots]
-        used = old.sum(axis=2) != 0
+        used = (old[:, :, 0] | old[:, :, 1]) != 0  # counts are >= 0
         anyu = used.any(axis=1)
         first = np.argmax(used, axis=1)
         last = nb - 1 - np.argmax(used[:, ::-1], axis=1)
@@ -1344,7 +1350,7 @@ class ServerDiagnoser:
         vset[victims] = True
         # each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry)
         codes, hosts = pd.factorize(self._host[victims])
-        fids = np.fromiter((self._fold_id.get(h, -1) for h in hosts.tolist()), np.int64, len(hosts))
+        fids = np.fromiter(map(self._fold_id.get, hosts.tolist(), repeat(-1)), np.int64, len(hosts))
         F = self._fold
         made = len(self._fold_id)
         for i in np.flatnonzero(fids < 0).tolist():
@@ -1397,22 +1403,24 @@ class ServerDiagnoser:
     def _fold_clients(self, fv: np.ndarray, victims: np.ndarray) -> None:
         """Distinct clients of each ``host:*`` entry: its own, then the victims', the first _MAX_SEEN."""
         S, F = self.s, self._fold
-        uf = np.unique(fv)
         ku = np.arange(_MAX_SEEN)
-        have = ku < F.ncl[uf][:, None]
         got = ku < S.nseen[victims][:, None]
-        f = np.concatenate(
-            [np.broadcast_to(uf[:, None], have.shape)[have], np.broadcast_to(fv[:, None], got.shape)[got]]
-        )
-        c = np.concatenate([F.cl[uf][have], S.seen[victims][got]])
-        cc, _ = pd.factorize(c)  # exact (entry, client) keys; first of each kept
+        f = np.broadcast_to(fv[:, None], got.shape)[got]  # victim order, then each victim's order
+        c = S.seen[victims][got]
+        room = F.ncl[f] < _MAX_SEEN
+        f, c = f[room], c[room]
+        # most are known already (one scanner, many ports)
+        known = ((F.cl[f] == c[:, None]) & (ku < F.ncl[f][:, None])).any(axis=1)
+        f, c = f[~known], c[~known]
+        if not len(f):
+            return
+        cc, _ = pd.factorize(c)  # exact (entry, client) keys; the first of each kept
         _, first = np.unique(f * (int(cc.max()) + 1) + cc, return_index=True)
         first.sort()
         f, c = f[first], c[first]
-        pos = _rank_in_group(f)
+        pos = F.ncl[f] + _rank_in_group(f)
         ok = pos < _MAX_SEEN
         F.cl[f[ok], pos[ok]] = c[ok]
-        F.ncl[uf] = 0
         np.add.at(F.ncl, f[ok], 1)
 
     # ---- views for the verdict ----------------------------------------------------------
@@ -1446,7 +1454,8 @@ class ServerDiagnoser:
         tl_slot = S.slot[slots]
         has_tl = tl_slot >= 0
         used = np.zeros((len(slots), opts.max_bins), bool)
-        used[has_tl] = self._bins[tl_slot[has_tl]].sum(axis=2) != 0
+        bins = self._bins[tl_slot[has_tl]]
+        used[has_tl] = (bins[:, :, 0] | bins[:, :, 1]) != 0  # counts are >= 0
         anyu = used.any(axis=1)
         i0s = np.argmax(used, axis=1).tolist()
         i1s = (opts.max_bins - np.argmax(used[:, ::-1], axis=1)).tolist()
