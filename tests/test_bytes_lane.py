@@ -163,3 +163,30 @@ def test_label_to_zeek_tsv_never_imports_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert (tmp_path / "o.log").read_text().count("\tslammed\t") > 0
+
+
+def test_reader_leaving_early_is_not_an_error(tmp_path):
+    # `zeekslam label big.log | head`: exit 0, quietly, with the read-ahead threads stopped
+    # (a thread killed inside Arrow at exit aborts the process with SIGABRT).
+    lines = tsv_header() + [conn_row(uid=f"Cgen{i}", history="ShAfFa" if i % 2 else "ShADadFf", ob=str(i % 2))
+                            for i in range(150_000)]
+    path = write_generated(tmp_path / "conn.log", lines)
+    proc = subprocess.Popen([sys.executable, "-m", "zeekslam", "label", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"#separator")
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"terminate" not in err and b"Traceback" not in err
+
+
+def test_threads_still_reading_at_exit_are_stopped(tmp_path):
+    from zeekslam.read import _stop_workers
+
+    path, *_ = _generated_log(tmp_path, rows=6000)
+    before = threading.active_count()
+    chunks = read_ahead(read_log(str(path), chunk_rows=500))
+    next(chunks)  # the thread is now ahead of us, blocked on a full queue
+    assert threading.active_count() == before + 1
+    _stop_workers()  # what atexit runs when a command leaves mid-stream
+    assert threading.active_count() == before

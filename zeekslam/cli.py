@@ -138,6 +138,10 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
             output.write(piece.encode("utf-8", "surrogateescape") if isinstance(piece, str) else piece)
             output.write(b"\n")
         output.flush()
+    except BrokenPipeError:
+        # `zeekslam label big.log | head`: the reader has what it wanted; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except MalformedLine as e:
         click.echo(f"Error: {safe_text(str(e))}", err=True)
         sys.exit(2)

@@ -714,7 +714,8 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
 
     def labeled() -> Iterator[LabeledChunk]:
         for path in primary:
-            for chunk in read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict):
+            # Three stages, each a thread: read and parse | label | the caller's writing.
+            for chunk in read_ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict)):
                 cols = chunk.columns
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
                         cols.has("history") and (cols.codes("history")[1] != "").any()):

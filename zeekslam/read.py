@@ -14,6 +14,7 @@ parse the lines ourselves with pandas' C tokenizer, with no comment character.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import gzip
 import io
@@ -780,6 +781,7 @@ def read_ahead(items: Iterator[LogChunk], depth: int = 2) -> Iterator[LogChunk]:
                 close()
 
     worker = threading.Thread(target=produce, name="zeekslam-read-ahead", daemon=True)
+    _WORKERS[worker] = stop
     worker.start()
     try:
         while True:
@@ -791,7 +793,23 @@ def read_ahead(items: Iterator[LogChunk], depth: int = 2) -> Iterator[LogChunk]:
             yield item
     finally:
         stop.set()
-        worker.join()
+        # It notices within a chunk; a reader blocked on a silent pipe is a daemon and dies with us.
+        worker.join(timeout=10)
+        _WORKERS.pop(worker, None)
+
+
+#: Live read-ahead threads and their stop flags.
+_WORKERS: dict = {}
+
+
+@atexit.register
+def _stop_workers() -> None:
+    """Stop read-ahead threads before the interpreter goes away (a command that exits mid-stream,
+    e.g. on a broken pipe): a daemon thread killed inside Arrow's C++ aborts the process."""
+    for stop in list(_WORKERS.values()):
+        stop.set()
+    for worker in list(_WORKERS):
+        worker.join(timeout=10)
 
 
 @dataclass
