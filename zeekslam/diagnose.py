@@ -56,9 +56,11 @@ memory follows the number of servers and options, not the number of rows.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import repeat
@@ -768,14 +770,15 @@ class ServerDiagnoser:
             ls = self.s.last_served[u["srv"]]
             ok = (ls >= u["t"]) & (ls - u["t"] <= self.options.window)
             np.add.at(self.p.cnt[:, P_AMID], u["pair"][ok], 1)
-        out = [_verdict(v) for v in self._views()]
-        F = self._fold
-        out += [
-            _folded_verdict(h, F.cat[i], F.lab[i], int(F.ports[i]), float(F.first[i]), float(F.last[i]),
-                            int(F.ncl[i]), self.options)
-            for h, i in self._fold_id.items()
-        ]
-        return rank(out)
+        # tens of thousands of small acyclic objects: cyclic GC passes would only cost time
+        with _gc_paused():
+            out = [_verdict(v) for v in self._views()]
+            F = self._fold
+            nf = len(self._fold_id)
+            cols = zip(F.cat[:nf].tolist(), F.lab[:nf].tolist(), F.ports[:nf].tolist(), F.first[:nf].tolist(),
+                       F.last[:nf].tolist(), F.ncl[:nf].tolist(), strict=True)
+            out += [_folded_verdict(h, *c, self.options) for h, c in zip(self._fold_id, cols, strict=True)]
+            return rank(out)
 
     # ---- ingest -------------------------------------------------------------------------
 
@@ -1638,6 +1641,18 @@ def _add_rows(a: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> None:
     np.add.at(a.reshape(-1), (idx[:, None] * w + np.arange(w)).ravel(), rows.ravel())
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Cyclic garbage collection off for a block (restored as it was)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _rank_in_group(g: np.ndarray) -> np.ndarray:
     """For each element, how many earlier elements share its value."""
     order = np.argsort(g, kind="stable")
@@ -2025,12 +2040,12 @@ def _keep_chosen(d: ServerDiagnosis) -> ServerDiagnosis:
 
 
 def _folded_verdict(
-    host: str, cc: np.ndarray, lab: np.ndarray, ports: int, first: float, last: float, ncl: int,
+    host: str, cc: list[int], lab: list[int], ports: int, first: float, last: float, ncl: int,
     opts: DiagnoseOptions,
 ) -> ServerDiagnosis:
     """One ``host:*`` entry for the host's endpoints that never completed a handshake."""
-    door = int(cc[_DOOR].sum())
-    rej, noans = int(cc[REJECTED]), int(cc[NO_ANSWER])
+    door = sum(cc[k] for k in _DOOR_CATS)
+    rej, noans = cc[REJECTED], cc[NO_ANSWER]
     who = f"{ncl}+" if ncl >= _MAX_SEEN else str(ncl)
     if door and rej / door >= opts.explained:
         verdict, what = "port_closed", f"{rej}/{door} attempt(s) answered with RST"
@@ -2048,7 +2063,7 @@ def _folded_verdict(
             f"{ep} — {verdict.replace('_', ' ')} on {ports} rarely contacted port(s): {what}, from {who} client(s), "
             "never accepted (a port scan, or clients of a service that is gone)"
         ),
-        connections=int(cc.sum()),
+        connections=sum(cc),
         door_events=door,
         served=0,
         label_counts={LABELS[i]: int(v) for i, v in enumerate(lab) if v},
