@@ -935,15 +935,15 @@ class ServerDiagnoser:
         opts, S, P = self.options, self.s, self.p
         codes, uniq = pd.factorize(srv * len(otext) + ocode)  # (server, client) in order of first appearance
         out = np.empty(len(uniq), np.int64)
+        n0 = len(self._pair_ip)
+        new_srv = []  # server of each pair made here (ids n0, n0 + 1, ...)
         for i, (s, c) in enumerate(zip((uniq // len(otext)).tolist(), (uniq % len(otext)).tolist(), strict=True)):
             ip = otext[c]
             pid = self._pair.get((s, ip))
             if pid is None:
                 if S.npairs[s] < opts.max_clients and len(self._pair) < opts.max_pairs:
                     pid = len(self._pair_ip)
-                    P.ensure(pid + 1)
-                    P.reset(pid)
-                    P.srv[pid] = s
+                    new_srv.append(s)
                     self._pair[(s, ip)] = pid
                     self._pair_ip.append(ip)
                     S.npairs[s] += 1
@@ -951,12 +951,14 @@ class ServerDiagnoser:
                     pid = self._other_pair.get(s)
                     if pid is None:
                         pid = len(self._pair_ip)
-                        P.ensure(pid + 1)
-                        P.reset(pid)
-                        P.srv[pid] = s
+                        new_srv.append(s)
                         self._other_pair[s] = pid
                         self._pair_ip.append("(other clients)")
             out[i] = pid
+        if new_srv:  # their columns, in bulk
+            P.ensure(len(self._pair_ip))
+            P.reset(slice(n0, len(self._pair_ip)))
+            P.srv[n0 : len(self._pair_ip)] = new_srv
         return out[codes]
 
     # ---- finalization -------------------------------------------------------------------
