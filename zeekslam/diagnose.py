@@ -1450,7 +1450,10 @@ class ServerDiagnoser:
         pids = np.arange(npair, dtype=np.int64)
         ph_lo = np.searchsorted(pk, pids << 17).tolist()
         ph_hi = np.searchsorted(pk, (pids + 1) << 17).tolist()
-        pcnt = P.cnt[:npair].tolist()
+        pcnt = np.zeros((npair, NCAT), np.int64)  # each pair's counts by category
+        for k, col in ((SERVED, P_SERVED), (REFUSED, P_AC), (REJECTED, P_REJ), (NO_ANSWER, P_NOANS), (SILENT, P_OTHER)):
+            pcnt[:, k] = P.cnt[:npair, col]
+        amid = P.cnt[:npair, P_AMID].tolist()
         pf = [P.first[:npair].tolist(), P.last[:npair].tolist(), P.fref[:npair].tolist(), P.lref[:npair].tolist(),
               P.fsrv[:npair].tolist(), P.lsrv[:npair].tolist()]
         # plot points and timelines
@@ -1482,10 +1485,6 @@ class ServerDiagnoser:
                     which[c][key & 0xFFFF] = v
             clients, other = [], None
             for pid in by_srv[p_lo[j] : p_hi[j]]:
-                counts = np.zeros(NCAT, np.int64)
-                pc = pcnt[pid]
-                counts[SERVED], counts[REFUSED], counts[REJECTED] = pc[P_SERVED], pc[P_AC], pc[P_REJ]
-                counts[NO_ANSWER], counts[SILENT] = pc[P_NOANS], pc[P_OTHER]
                 ph = [_EMPTY, _EMPTY]
                 for key, v in zip(pk_l[ph_lo[pid] : ph_hi[pid]], pv_l[ph_lo[pid] : ph_hi[pid]], strict=True):
                     w = (key >> 16) & 1
@@ -1493,7 +1492,7 @@ class ServerDiagnoser:
                         ph[w] = Counter()
                     ph[w][key & 0xFFFF] = v
                 cv = _ClientView(
-                    ip=self._pair_ip[pid], counts=counts, amid=pc[P_AMID], first=pf[0][pid], last=pf[1][pid],
+                    ip=self._pair_ip[pid], counts=pcnt[pid], amid=amid[pid], first=pf[0][pid], last=pf[1][pid],
                     first_refused=pf[2][pid], last_refused=pf[3][pid], first_served=pf[4][pid],
                     last_served=pf[5][pid], fail_conc=ph[0], fail_cconc=ph[1],
                 )
@@ -1771,17 +1770,19 @@ def _verdict(s: _View) -> ServerDiagnosis:
     handshakes = s.accepted
     clients = s.clients + ([s.other] if s.other is not None else [])
     ev_clients = []
+    vals: list[list[int]] = []  # per client: served, refused, rejected, no_answer, other
     if clients:  # the per-client sums for all clients at once
         m = np.stack([c.counts for c in clients])
-        cols = np.stack(
+        vals = np.stack(
             [m[:, SERVED], m[:, _ACCEPT_CLOSE].sum(1), m[:, REJECTED], m[:, NO_ANSWER], m[:, _OTHER_CATS].sum(1)], 1
-        )
+        ).tolist()
         ev_clients = [
             ClientEvidence(client=c.ip, served=v[0], refused=v[1], rejected=v[2], no_answer=v[3], other=v[4],
                            first_ts=c.first, last_ts=c.last)
-            for c, v, nz in zip(clients, cols.tolist(), m.any(axis=1).tolist(), strict=True)
+            for c, v, nz in zip(clients, vals, m.any(axis=1).tolist(), strict=True)
             if nz
         ]
+    tracked = list(zip(s.clients, vals[: len(s.clients)], strict=True))
     ev_clients.sort(key=lambda c: (-(c.refused + c.rejected + c.no_answer), -c.served, c.client))
     del ev_clients[opts.report_clients :]
     kinds = dict(s.kinds)
@@ -1900,9 +1901,9 @@ def _verdict(s: _View) -> ServerDiagnosis:
     lim_all = _limit(ref_hist, srv_hist, opts)
     ceiling = lim_all.k if lim_all is not None and lim_all.refused_share >= opts.explained else None
     denied = []
-    for c in s.clients:
-        n_ac = int(c.counts[_ACCEPT_CLOSE].sum())
-        if c.counts[SERVED] == 0 and n_ac >= opts.min_refusals and c.amid >= 0.8 * n_ac:
+    for c, v in tracked:
+        n_ac = v[1]
+        if v[0] == 0 and n_ac >= opts.min_refusals and c.amid >= 0.8 * n_ac:
             below = sum(n for v, n in c.fail_conc.items() if ceiling is None or v < ceiling)
             if ceiling is None or below * 2 >= sum(c.fail_conc.values()):
                 denied.append(c)
@@ -1912,8 +1913,8 @@ def _verdict(s: _View) -> ServerDiagnosis:
         names = {c.ip for c in denied}
         others = [
             c
-            for c in s.clients
-            if c.ip not in names and c.counts[SERVED] and c.first_served <= hi and c.last_served >= lo
+            for c, v in tracked
+            if c.ip not in names and v[0] and c.first_served <= hi and c.last_served >= lo
         ]
         if others:
             dn = sum(int(c.counts[_ACCEPT_CLOSE].sum()) for c in denied)
