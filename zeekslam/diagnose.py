@@ -617,6 +617,50 @@ def _take(a: dict[str, np.ndarray], idx) -> dict[str, np.ndarray]:
     return {k: v[idx] for k, v in a.items()}
 
 
+class _Rows:
+    """Rows appended to numpy columns with spare room; rows die by index, compacted once half are dead."""
+
+    def __init__(self, names, dtypes):
+        self._cols = {k: np.empty(0, d) for k, d in zip(names, dtypes, strict=True)}
+        self.alive = np.empty(0, bool)
+        self.n = 0  # rows written (live and dead)
+        self.dead = 0
+
+    def __len__(self) -> int:
+        return self.n - self.dead
+
+    def view(self) -> dict[str, np.ndarray]:
+        """All rows written, dead ones included (see ``alive``)."""
+        return {k: v[: self.n] for k, v in self._cols.items()}
+
+    def live(self) -> dict[str, np.ndarray]:
+        return _take(self.view(), self.alive[: self.n])
+
+    def append(self, rows: dict[str, np.ndarray]) -> None:
+        m = len(next(iter(rows.values())))
+        if self.n + m > len(self.alive):
+            cap = max(1024, 2 * (self.n + m))
+            self._cols = {k: _grow(v[: self.n], cap, 0) for k, v in self._cols.items()}
+            self.alive = _grow(self.alive[: self.n], cap, False)
+        for k, v in rows.items():
+            self._cols[k][self.n : self.n + m] = v
+        self.alive[self.n : self.n + m] = True
+        self.n += m
+
+    def kill(self, idx: np.ndarray) -> None:
+        idx = idx[self.alive[idx]]
+        self.alive[idx] = False
+        self.dead += len(idx)
+        if self.dead * 2 > self.n:  # compact, keeping the order
+            keep = self.alive[: self.n]
+            k = int(keep.sum())
+            for v in self._cols.values():
+                v[:k] = v[: self.n][keep]
+            self.alive[:k] = True
+            self.alive[k : self.n] = False
+            self.n, self.dead = k, 0
+
+
 class ServerDiagnoser:
     """Streaming per-server diagnosis: ``add`` labeled chunks, then ``finish``.
 
@@ -670,7 +714,7 @@ class ServerDiagnoser:
         self._open: dict[int, dict] = {}
         self.pending = _empty(_EVENT_FIELDS, _EVENT_DTYPES)
         self.window = _empty(_WINDOW_FIELDS, _WINDOW_DTYPES)
-        self.samples = _empty(_SAMPLE_FIELDS, _SAMPLE_DTYPES)
+        self.samples = _Rows(_SAMPLE_FIELDS, _SAMPLE_DTYPES)
         self._unres = {"srv": np.empty(0, np.int64), "pair": np.empty(0, np.int64), "t": np.empty(0)}
         self._bins = np.zeros((0, opts.max_bins, 2), np.int32)
         self._bin_start = np.empty(0)
@@ -696,7 +740,7 @@ class ServerDiagnoser:
             "pairs": len(self._pair),
             "pending": len(self.pending["t"]),
             "window": len(self.window["start"]),
-            "samples": len(self.samples["t"]),
+            "samples": len(self.samples),
             "unresolved": len(self._unres["t"]),
             "bin_slots": self._nbinslots - len(self._free_slots),
             "folded_hosts": len(self._fold_id),
@@ -1151,25 +1195,22 @@ class ServerDiagnoser:
         keep = idx % S.stride[srv, st] == 0
         np.add.at(S.seenpts, (srv, st), 1)
         np.add.at(S.kept, (srv, st), keep.astype(np.int64))
-        self.samples = _cat(
-            self.samples,
+        self.samples.append(
             {"srv": srv[keep], "t": t[keep], "c": rc[keep].astype(np.float32), "k": cat[keep].astype(np.int8),
              "door": door[keep]},
         )
         caps = np.array([opts.sample_served, opts.sample_points])
         over = S.kept[: self._n] > caps
         while over.any():
-            sm = self.samples
+            sm = self.samples.view()
             grp = sm["srv"] * 2 + sm["door"]
-            hit = over.ravel()[grp]
+            hit = over.ravel()[grp] & self.samples.alive[: len(grp)]
             order = np.flatnonzero(hit)
             order = order[np.argsort(grp[order], kind="stable")]
             g_sorted = grp[order]
             starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
             rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-            drop = np.zeros(len(grp), bool)
-            drop[order[rank % 2 == 1]] = True
-            self.samples = _take(sm, ~drop)
+            self.samples.kill(order[rank % 2 == 1])
             S.stride[: self._n][over] *= 2
             S.kept[: self._n][over] = (S.kept[: self._n][over] + 1) // 2
             over = S.kept[: self._n] > caps
@@ -1399,10 +1440,11 @@ class ServerDiagnoser:
         S.alive[victims] = False
         S.slot[victims] = -1
         self.evicted += len(victims)
-        for store in ("pending", "window", "samples"):
+        for store in ("pending", "window"):
             arr = getattr(self, store)
             if len(arr["srv"]):
                 setattr(self, store, _take(arr, ~vset[arr["srv"]]))
+        self.samples.kill(np.flatnonzero(vset[self.samples.view()["srv"]]))
         if len(self._unres["srv"]):
             self._unres = _take(self._unres, ~vset[self._unres["srv"]])
 
@@ -1457,7 +1499,8 @@ class ServerDiagnoser:
         pf = [P.first[:npair].tolist(), P.last[:npair].tolist(), P.fref[:npair].tolist(), P.lref[:npair].tolist(),
               P.fsrv[:npair].tolist(), P.lsrv[:npair].tolist()]
         # plot points and timelines
-        sm = _take(self.samples, np.argsort(self.samples["srv"], kind="stable"))
+        sm = self.samples.live()
+        sm = _take(sm, np.argsort(sm["srv"], kind="stable"))
         s_lo = np.searchsorted(sm["srv"], slots).tolist()
         s_hi = np.searchsorted(sm["srv"], slots, "right").tolist()
         tl_slot = S.slot[slots]
