@@ -816,7 +816,7 @@ class ServerDiagnoser:
             np.add.at(self.p.cnt[:, P_AMID], u["pair"][ok], 1)
         # tens of thousands of small acyclic objects: cyclic GC passes would only cost time
         with _gc_paused():
-            out = [_verdict(v) for v in self._views()]
+            out = list(self._diagnoses())
             F = self._fold
             nf = len(self._fold_id)
             cols = zip(F.cat[:nf].tolist(), F.lab[:nf].tolist(), F.ports[:nf].tolist(), F.first[:nf].tolist(),
@@ -901,8 +901,8 @@ class ServerDiagnoser:
     def _ingest(self, srv, cat, lab_idx, ts, end, ob, ocode, otext, ch, kind, reply, rc, oc) -> None:
         opts, S = self.options, self.s
         ns = self._n
-        S.cat[:ns] += np.bincount(srv * NCAT + cat, minlength=ns * NCAT).reshape(ns, NCAT)
-        S.lab[:ns] += np.bincount(srv * NL + lab_idx, minlength=ns * NL).reshape(ns, NL)
+        np.add.at(S.cat.reshape(-1), srv * NCAT + cat, 1)  # flat views: the columns are contiguous
+        np.add.at(S.lab.reshape(-1), srv * NL + lab_idx, 1)
         acc = ~np.isin(lab_idx, [_LABEL_INDEX[x] for x in _NO_HANDSHAKE])
         S.accepted[:ns] += np.bincount(srv[acc], minlength=ns)
         np.minimum.at(S.first, srv, ts)
@@ -1473,7 +1473,8 @@ class ServerDiagnoser:
 
     # ---- views for the verdict ----------------------------------------------------------
 
-    def _views(self) -> Iterator[_View]:
+    def _diagnoses(self) -> Iterator[ServerDiagnosis]:
+        """The verdict on every tracked endpoint (a scan's targets through a shorter path)."""
         S, P, opts = self.s, self.p, self.options
         slots = self._live_slots()
         # concurrency histograms: sorted keys, one slice per server (most servers have none)
@@ -1513,10 +1514,38 @@ class ServerDiagnoser:
         i1s = (opts.max_bins - np.argmax(used[:, ::-1], axis=1)).tolist()
         labs = S.lab[slots].tolist()
         cats = S.cat[slots]
+        cat_l = cats.tolist()
+        # endpoints that never got past the SYN, with nothing else recorded: _probe_verdict
+        probe = (
+            (S.accepted[slots] == 0) & ~(cats[:, ~_PROBE_ONLY] != 0).any(axis=1)
+            & (np.asarray(h_hi) == np.asarray(h_lo)) & (np.asarray(p_hi) == np.asarray(p_lo))
+        ).tolist()
         sv = [S.first[slots].tolist(), S.last[slots].tolist(), S.accepted[slots].tolist(), S.rad[slots].tolist(),
               S.zc[slots].tolist(), S.cc[slots].tolist(), S.nseen[slots].tolist(), S.port[slots].tolist()]
         hosts = self._host[slots].tolist()
         for j, s in enumerate(slots.tolist()):
+            timeline = {"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT}
+            if anyu[j]:
+                sl = int(tl_slot[j])
+                i0, i1 = i0s[j], i1s[j]
+                width = float(self._bin_width[sl])
+                bins = self._bins[sl]
+                timeline = {
+                    "start": float(self._bin_start[sl]) + i0 * width,
+                    "width": width,
+                    "served": bins[i0:i1, 0].copy(),
+                    "turned_away": bins[i0:i1, 1].copy(),
+                }
+            lo, hi = s_lo[j], s_hi[j]
+            samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
+            # label counts, most common first (ties in label order, as Counter.most_common)
+            labels = dict(sorted(((LABELS[i], v) for i, v in enumerate(labs[j]) if v), key=lambda kv: -kv[1]))
+            if probe[j] and s not in self._kinds and s not in self._replies and s not in self._runs:
+                yield _probe_verdict(
+                    hosts[j], sv[7][j], cat_l[j], labels, sv[0][j], sv[1][j], sv[6][j], sv[3][j], sv[4][j],
+                    sv[5][j], timeline, samples, opts,
+                )
+                continue
             conc, cconc = _NO_CONC, _NO_CONC
             if h_hi[j] > h_lo[j]:
                 conc, cconc = list(_NO_CONC), list(_NO_CONC)  # empty ones shared, never mutated
@@ -1543,31 +1572,15 @@ class ServerDiagnoser:
                     other = cv
                 else:
                     clients.append(cv)
-            timeline = {"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT}
-            if anyu[j]:
-                sl = int(tl_slot[j])
-                i0, i1 = i0s[j], i1s[j]
-                width = float(self._bin_width[sl])
-                bins = self._bins[sl]
-                timeline = {
-                    "start": float(self._bin_start[sl]) + i0 * width,
-                    "width": width,
-                    "served": bins[i0:i1, 0].copy(),
-                    "turned_away": bins[i0:i1, 1].copy(),
-                }
-            lo, hi = s_lo[j], s_hi[j]
-            samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
-            # label counts, most common first (ties in label order, as Counter.most_common)
-            labels = sorted(((LABELS[i], v) for i, v in enumerate(labs[j]) if v), key=lambda kv: -kv[1])
-            yield _View(
+            yield _verdict(_View(
                 host=hosts[j], port=sv[7][j], opts=opts, cat_counts=cats[j],
-                labels=dict(labels),
+                labels=labels,
                 kinds=self._kinds.get(s, _EMPTY), replies=self._replies.get(s, _EMPTY),
                 first=sv[0][j], last=sv[1][j], accepted=sv[2][j],
                 reset_after_data=sv[3][j], zeek_conc=sv[4][j], computed_conc=sv[5][j],
                 clients=clients, other=other, conc=conc, cconc=cconc,
                 runs=list(self._runs.get(s, [])), nclients=sv[6][j], timeline=timeline, samples=samples,
-            )
+            ))
 
 
 class _KeyCounts:
@@ -1852,13 +1865,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
         client_concurrency_refused=dict(sorted(_plus(s.cconc[REFUSED], s.cconc[RESET]).items())),
         client_concurrency_served=dict(sorted(s.cconc[SERVED].items())),
         resets_after_client_data=s.reset_after_data,
-        concurrency_source=(
-            "project Zeek log (resp_concurrent)"
-            if s.zeek_conc and not s.computed_conc
-            else "conn.log intervals"
-            if not s.zeek_conc
-            else "project Zeek log where joined, conn.log intervals elsewhere"
-        ),
+        concurrency_source=_conc_source(s.zeek_conc, s.computed_conc),
         timeline=s.timeline,
         samples=s.samples,
     )
@@ -1913,18 +1920,12 @@ def _verdict(s: _View) -> ServerDiagnosis:
         r = int(cc[REJECTED])
         cands["port_closed"] = r
         conf["port_closed"] = _conf(r >= 3 and r == door, r >= 2)
-        text["port_closed"] = (
-            f"port closed: {r}/{door} connection attempt(s) from {_nclients(s)} client(s) "
-            f"answered with RST, never accepted"
-        )
+        text["port_closed"] = _port_closed_txt(r, door, s.nclients)
     if handshakes == 0 and cc[NO_ANSWER]:
         n = int(cc[NO_ANSWER])
         cands["filtered"] = n
         conf["filtered"] = _conf(n >= 3 and n == door, n >= 2)
-        text["filtered"] = (
-            f"filtered: {n}/{door} SYN(s) from {_nclients(s)} client(s) never answered; "
-            f"no handshake ever completed"
-        )
+        text["filtered"] = _filtered_txt(n, door, s.nclients)
     silent_like = int(cc[SILENT] + cc[WAITED])
     if cc[SILENT] or (cc[WAITED] and cc[NO_ANSWER] and not served):
         n = int(cc[SILENT] + cc[NO_ANSWER])
@@ -2050,7 +2051,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
     if not cands:
         d.verdict = "undetermined"
         d.confidence = "low"
-        d.summary = f"{ep} — undetermined: {_door_txt(s, door)}; " + (
+        d.summary = f"{ep} — undetermined: {_door_txt(cc, door)}; " + (
             f"no client was ever served ({s.accepted} handshake(s) completed): the service turns everyone away"
             if served == 0 and s.accepted
             else "no pattern (client, concurrency, time) explains them"
@@ -2070,7 +2071,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
     d.verdict = "mixed" if len(d.components) >= 2 and covered / door >= opts.explained else "undetermined"
     d.confidence = "medium" if d.verdict == "mixed" else "low"
     parts = "; ".join(text[v] for v in d.components)
-    d.summary = f"{ep} — {d.verdict}: {_door_txt(s, door)}; " + parts
+    d.summary = f"{ep} — {d.verdict}: {_door_txt(cc, door)}; " + parts
     return _keep_chosen(d)
 
 
@@ -2136,17 +2137,91 @@ def _reply_only_limit(s: _View, ref_hist: Counter, srv_hist: Counter, opts: Diag
     return lim
 
 
-def _nclients(s: _View) -> str:
-    return f"{s.nclients}+" if s.nclients >= _MAX_SEEN else str(s.nclients)
+def _nclients(n: int) -> str:
+    return f"{n}+" if n >= _MAX_SEEN else str(n)
 
 
-def _door_txt(s: _View, door: int) -> str:
-    parts = [
-        f"{int(s.cat_counts[k])} {CATEGORY_NAMES[k]}"
-        for k in (REFUSED, RESET, REJECTED, NO_ANSWER, SILENT, MIDDLEBOX)
-        if s.cat_counts[k]
-    ]
-    return f"{door} door event(s) ({', '.join(parts)}) out of {int(s.cat_counts.sum())}"
+def _door_txt(cc: list[int], door: int) -> str:
+    parts = [f"{cc[k]} {CATEGORY_NAMES[k]}" for k in _DOOR_CATS if cc[k]]
+    return f"{door} door event(s) ({', '.join(parts)}) out of {sum(cc)}"
+
+
+def _port_closed_txt(r: int, door: int, nclients: int) -> str:
+    return (
+        f"port closed: {r}/{door} connection attempt(s) from {_nclients(nclients)} client(s) "
+        f"answered with RST, never accepted"
+    )
+
+
+def _filtered_txt(n: int, door: int, nclients: int) -> str:
+    return (
+        f"filtered: {n}/{door} SYN(s) from {_nclients(nclients)} client(s) never answered; "
+        f"no handshake ever completed"
+    )
+
+
+def _conc_source(zeek_conc: int, computed_conc: int) -> str:
+    if zeek_conc and not computed_conc:
+        return "project Zeek log (resp_concurrent)"
+    if not zeek_conc:
+        return "conn.log intervals"
+    return "project Zeek log where joined, conn.log intervals elsewhere"
+
+
+# Outcomes an endpoint can have without ever completing a handshake (no kinds, no replies).
+_PROBE_ONLY = np.zeros(NCAT, bool)
+_PROBE_ONLY[[REJECTED, NO_ANSWER, NEUTRAL]] = True
+
+
+def _probe_verdict(
+    host: str, port: int, cc: list[int], labels: dict[str, int], first: float, last: float, nclients: int,
+    reset_after_data: int, zeek_conc: int, computed_conc: int, timeline: dict, samples: dict, opts: DiagnoseOptions,
+) -> ServerDiagnosis:
+    """:func:`_verdict` of an endpoint whose connections never got past the SYN (a scan's target).
+
+    The same result in fewer steps: no clients, histograms, crash windows, kinds or
+    replies, and only rejected, unanswered or aborted attempts, so only ``port_closed``
+    and ``filtered`` can explain its door events.
+    """
+    rej, noans = cc[REJECTED], cc[NO_ANSWER]
+    door = rej + noans
+    d = ServerDiagnosis(
+        host=host, port=port, verdict="healthy", confidence="high", summary="", connections=sum(cc),
+        door_events=door, served=0, label_counts=labels, first_ts=first, last_ts=last, refusal_kinds={},
+        replies={}, clients=[], crash_windows=[], concurrency_refused={}, concurrency_served={},
+        client_concurrency_refused={}, client_concurrency_served={}, resets_after_client_data=reset_after_data,
+        concurrency_source=_conc_source(zeek_conc, computed_conc), timeline=timeline, samples=samples,
+    )
+    ep = d.server
+    if door == 0:
+        quiet = cc[NEUTRAL]
+        extra = f"; {quiet} closed by the client without a request" if quiet else ""
+        d.confidence = "low"
+        d.summary = f"{ep} — healthy: {d.connections} connection(s), 0 served, no door events{extra}"
+        return d
+    cands: dict[str, int] = {}
+    conf: dict[str, str] = {}
+    text: dict[str, str] = {}
+    if rej:
+        cands["port_closed"] = rej
+        conf["port_closed"] = _conf(rej >= 3 and rej == door, rej >= 2)
+        text["port_closed"] = _port_closed_txt(rej, door, nclients)
+    if noans:
+        cands["filtered"] = noans
+        conf["filtered"] = _conf(noans >= 3 and noans == door, noans >= 2)
+        text["filtered"] = _filtered_txt(noans, door, nclients)
+    order = sorted(cands, key=lambda v: (-cands[v], _SEVERITY[v]))
+    best = order[0]
+    if cands[best] / door >= opts.explained:
+        d.verdict, d.confidence, d.summary = best, conf[best], f"{ep} — {text[best]}"
+        d.components = {best: cands[best]}
+        return d
+    d.components = {v: cands[v] for v in order}
+    covered = sum(d.components.values())
+    d.verdict = "mixed" if len(d.components) >= 2 and covered / door >= opts.explained else "undetermined"
+    d.confidence = "medium" if d.verdict == "mixed" else "low"
+    d.summary = f"{ep} — {d.verdict}: {_door_txt(cc, door)}; " + "; ".join(text[v] for v in d.components)
+    return d
 
 
 # --------------------------------------------------------------------------------------
