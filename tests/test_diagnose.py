@@ -340,3 +340,123 @@ def test_empty_and_non_tcp_input():
     d.add(fr)
     assert d.finish() == [] and d.skipped == len(fr)
     assert "no TCP connections" in render_text([])
+
+
+# --------------------------------------------------------------------------------------
+# The vectorised streaming pieces against simple references
+
+
+def _rebin_reference(bins, start, width, lo, hi, nb):
+    """The one-server rebinning the columns replace (kept here as the reference)."""
+    old = bins.copy()
+    used = np.flatnonzero(old.sum(axis=1))
+    lo = min(lo, start + width * used.min()) if len(used) else lo
+    hi = max(hi, start + width * (used.max() + 1)) if len(used) else hi
+    w = width
+    while True:
+        new_start = math.floor(lo / w) * w
+        if hi < new_start + w * nb:
+            break
+        w *= 2
+    out = np.zeros_like(old)
+    if len(used):
+        centers = start + (used + 0.5) * width
+        nidx = np.clip(np.floor((centers - new_start) / w).astype(np.int64), 0, nb - 1)
+        np.add.at(out, nidx, old[used])
+    return out, new_start, w
+
+
+def test_rebin_matches_the_one_server_reference():
+    rng = np.random.default_rng(5)
+    nb = 12
+    diag = ServerDiagnoser(max_bins=nb)
+    k = 40
+    diag._bins = rng.integers(0, 3, (k, nb, 2)).astype(np.int32) * (rng.random((k, nb, 1)) < 0.3)
+    diag._bins[::7] = 0  # some timelines still empty
+    diag._bin_start = np.floor(rng.uniform(1e9, 1e9 + 100, k))
+    diag._bin_width = 2.0 ** rng.integers(0, 4, k)
+    lo = diag._bin_start + rng.uniform(-500, 50, k)
+    hi = lo + rng.uniform(0, 3000, k)
+    want = [
+        _rebin_reference(diag._bins[i], diag._bin_start[i], diag._bin_width[i], lo[i], hi[i], nb) for i in range(k)
+    ]
+    diag._rebin(np.arange(k), lo, hi)
+    for i, (bins, start, width) in enumerate(want):
+        assert np.array_equal(diag._bins[i], bins), i
+        assert (diag._bin_start[i], diag._bin_width[i]) == (start, width)
+
+
+def test_text_codes_merge_missing_and_equal_texts():
+    from zeekslam.diagnose import _text_codes
+
+    col = pd.Series(["a", None, "", "b", "a", float("nan"), "\udcff"], dtype=object)
+    codes, texts = _text_codes(col)
+    assert [texts[c] if c >= 0 else None for c in codes] == ["a", None, None, "b", "a", None, "\udcff"]
+    codes, texts = _text_codes(pd.Series(["x", 5, "5", None], dtype=object), np.array([0, 1, 2, 3]))
+    assert codes[1] == codes[2] >= 0 and texts[codes[1]] == "5" and codes[3] == -1
+
+
+def test_undecodable_client_address_is_counted_not_a_crash():
+    o = lambda v: pd.Series(v, dtype=object)  # noqa: E731 - arrow strings cannot hold undecodable bytes
+    chunk = pd.DataFrame({
+        "ts": [1.0, 2.0, 3.0, 4.0],
+        "id.orig_h": o(["\udcff", "10.0.0.1", "\ud800x", "\udcff"]),
+        "id.resp_h": o(["10.0.0.9"] * 4),
+        "id.resp_p": [80.0] * 4,
+        "slam.label": o(["completed", "completed", "rejected", "rejected"]),
+        "proto": o(["tcp"] * 4),
+    })
+    (d,) = diagnose([chunk])
+    assert d.connections == 4 and d.label_counts == {"completed": 2, "rejected": 2}
+
+
+def test_probe_path_gives_the_general_verdict():
+    """The short path for never-accepted endpoints says exactly what _verdict says."""
+    from zeekslam.diagnose import (
+        _EMPTY,
+        _NO_CONC,
+        NCAT,
+        NEUTRAL,
+        NO_ANSWER,
+        REJECTED,
+        DiagnoseOptions,
+        _probe_verdict,
+        _verdict,
+        _View,
+    )
+
+    for opts in (DiagnoseOptions(), DiagnoseOptions(explained=0.5)):
+        for rej, noans, neutral, nseen, zc, cc_ in [
+            (3, 0, 0, 1, 0, 3), (0, 5, 1, 9, 0, 6), (2, 2, 0, 2, 4, 0), (1, 3, 0, 8, 2, 2),
+            (0, 0, 2, 1, 0, 0), (7, 1, 0, 3, 0, 8), (1, 0, 0, 1, 0, 1),
+        ]:
+            cats = np.zeros(NCAT, np.int64)
+            cats[[REJECTED, NO_ANSWER, NEUTRAL]] = rej, noans, neutral
+            labels = {k: v for k, v in (("rejected", rej), ("no_answer", noans), ("midstream", neutral)) if v}
+            tl = {"start": math.nan, "width": 1.0, "served": np.zeros(0), "turned_away": np.zeros(0)}
+            view = _View(
+                host="10.1.2.3", port=445, opts=opts, cat_counts=cats, labels=labels, kinds=_EMPTY, replies=_EMPTY,
+                first=5.0, last=9.0, accepted=0, reset_after_data=0, zeek_conc=zc, computed_conc=cc_, clients=[],
+                other=None, conc=_NO_CONC, cconc=_NO_CONC, runs=[], nclients=nseen, timeline=tl, samples={},
+            )
+            fast = _probe_verdict("10.1.2.3", 445, cats.tolist(), labels, 5.0, 9.0, nseen, 0, zc, cc_, tl, {}, opts)
+            assert fast == _verdict(view)
+
+
+def test_folded_hosts_count_distinct_clients_up_to_eight():
+    fr = pd.concat(frames("port_closed"), ignore_index=True).iloc[:1]
+    rows = []
+    for i, port in enumerate(range(4000, 4060)):  # 60 closed ports, clients cycling through 5 then 12 addresses
+        n = 5 if port < 4030 else 12
+        rows.append(fr.assign(**{"id.resp_p": float(port), "id.orig_h": f"10.9.0.{i % n}", "ts": fr.ts + i}))
+    diag = ServerDiagnoser(max_probe_servers=4)
+    for r in rows[:30]:
+        diag.add(r)
+    out = by_server(diag.finish())
+    host = fr["id.resp_h"].iloc[0]
+    assert "from 5 client(s)" in out[f"{host}:*"].summary
+    diag = ServerDiagnoser(max_probe_servers=4)
+    for r in rows:
+        diag.add(r)
+    out = by_server(diag.finish())
+    assert "from 8+ client(s)" in out[f"{host}:*"].summary
