@@ -132,12 +132,13 @@ def test_strict_raises_at_the_bad_line_after_the_good_chunks(tmp_path):
 
 def test_read_ahead_stops_its_thread_when_the_reader_leaves(tmp_path):
     path, *_ = _generated_log(tmp_path, rows=6000)
-    before = threading.active_count()
+    before = set(threading.enumerate())
     chunks = read_ahead(read_log(str(path), chunk_rows=1000))
     first = next(chunks)
-    assert len(first) == 1000 and threading.active_count() == before + 1
+    mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-read-ahead"]
+    assert len(first) == 1000 and len(mine) == 1 and mine[0].is_alive()
     chunks.close()
-    assert threading.active_count() == before
+    assert not mine[0].is_alive()
 
 
 def test_read_ahead_gives_the_same_chunks():
@@ -184,12 +185,13 @@ def test_threads_still_reading_at_exit_are_stopped(tmp_path):
     from zeekslam.read import _stop_workers
 
     path, *_ = _generated_log(tmp_path, rows=6000)
-    before = threading.active_count()
+    before = set(threading.enumerate())
     chunks = read_ahead(read_log(str(path), chunk_rows=500))
     next(chunks)  # the thread is now ahead of us, blocked on a full queue
-    assert threading.active_count() == before + 1
+    mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-read-ahead"]
+    assert len(mine) == 1 and mine[0].is_alive()
     _stop_workers()  # what atexit runs when a command leaves mid-stream
-    assert threading.active_count() == before
+    assert not mine[0].is_alive()
 
 
 def _json_both_ways(path, chunk_rows=1000):
