@@ -182,7 +182,7 @@ def test_reader_leaving_early_is_not_an_error(tmp_path):
 
 
 def test_threads_still_reading_at_exit_are_stopped(tmp_path):
-    from zeekslam.read import _stop_workers
+    from zeekslam.read import stop_read_ahead
 
     path, *_ = _generated_log(tmp_path, rows=6000)
     before = set(threading.enumerate())
@@ -190,7 +190,7 @@ def test_threads_still_reading_at_exit_are_stopped(tmp_path):
     next(chunks)  # the thread is now ahead of us, blocked on a full queue
     mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-read-ahead"]
     assert len(mine) == 1 and mine[0].is_alive()
-    _stop_workers()  # what atexit runs when a command leaves mid-stream
+    stop_read_ahead()  # what atexit runs when a command leaves mid-stream
     assert not mine[0].is_alive()
 
 

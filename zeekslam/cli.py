@@ -11,7 +11,7 @@ import click
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, Pattern, decide, label_chunks, service_class
-from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
+from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs, stop_read_ahead
 from .write import FORMATS, safe_text, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -140,8 +140,12 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
         output.flush()
     except BrokenPipeError:
         # `zeekslam label big.log | head`: the reader has what it wanted; that is not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+        # Leave at once: the read-ahead threads are stopped, and nothing is left to flush to a
+        # closed pipe (letting the interpreter unwind mid-stream can abort inside Arrow's
+        # thread pool, apache/arrow#39862).
+        stop_read_ahead()
+        sys.stderr.flush()
+        os._exit(0)
     except MalformedLine as e:
         click.echo(f"Error: {safe_text(str(e))}", err=True)
         sys.exit(2)

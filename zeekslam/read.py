@@ -803,7 +803,7 @@ _WORKERS: dict = {}
 
 
 @atexit.register
-def _stop_workers() -> None:
+def stop_read_ahead() -> None:
     """Stop read-ahead threads before the interpreter goes away (a command that exits mid-stream,
     e.g. on a broken pipe): a daemon thread killed inside Arrow's C++ aborts the process."""
     for stop in list(_WORKERS.values()):
