@@ -638,8 +638,10 @@ class _Rows:
 
     def append(self, rows: dict[str, np.ndarray]) -> None:
         m = len(next(iter(rows.values())))
+        if self.n + m > len(self.alive) and self.dead:
+            self._compact()  # room from the dead first
         if self.n + m > len(self.alive):
-            cap = max(1024, 2 * (self.n + m))
+            cap = max(1024, (self.n + m) * 3 // 2)
             self._cols = {k: _grow(v[: self.n], cap, 0) for k, v in self._cols.items()}
             self.alive = _grow(self.alive[: self.n], cap, False)
         for k, v in rows.items():
@@ -651,14 +653,18 @@ class _Rows:
         idx = idx[self.alive[idx]]
         self.alive[idx] = False
         self.dead += len(idx)
-        if self.dead * 2 > self.n:  # compact, keeping the order
-            keep = self.alive[: self.n]
-            k = int(keep.sum())
-            for v in self._cols.values():
-                v[:k] = v[: self.n][keep]
-            self.alive[:k] = True
-            self.alive[k : self.n] = False
-            self.n, self.dead = k, 0
+        if self.dead * 2 > self.n:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the dead rows, keeping the order."""
+        keep = self.alive[: self.n]
+        k = int(keep.sum())
+        for v in self._cols.values():
+            v[:k] = v[: self.n][keep]
+        self.alive[:k] = True
+        self.alive[k : self.n] = False
+        self.n, self.dead = k, 0
 
 
 class ServerDiagnoser:
