@@ -7,7 +7,7 @@ import click
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find
 from .label import label_logs
-from .read import ZeekslamError
+from .read import LABEL_COLUMNS, ZeekslamError, find_inputs
 from .report import ReportError, iter_json, iter_text, render_plot, render_why, sanitize
 
 _DEFAULTS = DiagnoseOptions()
@@ -49,7 +49,10 @@ def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, 
         if engine == "dask":
             frames = dask_engine().label_logs_dask(list(logs), options, scheduler=scheduler)
         else:
-            frames = label_logs(list(logs), options=options)
+            inputs = find_inputs(list(logs))
+            # uid only to join slam.log: one new Python string per row otherwise
+            columns = [c for c in LABEL_COLUMNS if c != "uid" or inputs.slam]
+            frames = label_logs(inputs, options=options, columns=columns)
         for frame in frames:
             diagnoser.add(frame)
         diagnoses = diagnoser.finish()

@@ -733,7 +733,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     return read_ahead(labeled())
 
 
-def label_logs(paths: Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,
+def label_logs(paths: Inputs | Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,
                strict: bool = False, columns: Sequence[str] | None = LABEL_COLUMNS) -> Iterator[pd.DataFrame]:
     """Labeled frames of the given logs (files, directories or '-'), in input order.
 
