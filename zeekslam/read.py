@@ -749,8 +749,12 @@ def read_ahead(items: Iterator[LogChunk], depth: int = 2) -> Iterator[LogChunk]:
     Arrow's parser and numpy's scans release the GIL, so reading the next chunk
     overlaps labeling and writing this one: on two cores, most of the read time.
     Errors (a malformed line under ``--strict``, an unreadable gzip) arrive in
-    their place in the sequence, as if read here.
+    their place in the sequence, as if read here.  ``ZEEKSLAM_READ_AHEAD=0`` in the
+    environment turns the threads off (cProfile sees the main thread only).
     """
+    if os.environ.get("ZEEKSLAM_READ_AHEAD") == "0":  # one thread: for profilers that see only one
+        yield from items
+        return
     import queue
     import threading
 
