@@ -244,6 +244,7 @@ def benchmark(args: argparse.Namespace) -> int:
         peak = 0.0
         for _ in range(args.repeat):
             remove_outputs(out_dir)  # every run writes a new file, as the first did
+            os.sync()  # and none waits on the writeback of an earlier run's output
             result = run(name, argv, stdout_path, timeout)
             if result.rc != 0 or result.timed_out:
                 best = result

@@ -318,7 +318,7 @@ def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray]:
     """The server's first reply (code, text) per row, from slam.log facts."""
     n = len(cols)
     if not cols.has("ftp_reply_code") and not cols.has("smtp_reply_code"):
-        return np.full(n, np.nan), np.full(n, "", dtype=object)  # stock conn.log
+        return np.full(n, np.nan), _empty_texts(n)  # stock conn.log
     rows = np.arange(n)
     code = cols.numbers("ftp_reply_code")
     msg = cols.texts("ftp_reply_msg", rows)
@@ -328,6 +328,13 @@ def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray]:
         code = np.where(use_smtp, smtp_code, code)
         msg = np.where(use_smtp, cols.texts("smtp_reply_msg", rows), msg)
     return code, msg
+
+
+def _empty_texts(n: int) -> np.ndarray:
+    """n empty strings (an object array; np.full is 4x slower at filling objects)."""
+    texts = np.empty(n, dtype=object)
+    texts[:] = ""
+    return texts
 
 
 def _fmt_seconds(value: float) -> str:
@@ -502,7 +509,7 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
         )
         verdicts.append(_decide_cached(pattern))
 
-    reply = np.full(n, "", dtype=object)
+    reply = _empty_texts(n)
     if has_reply.any():
         reply[has_reply] = [_reply_text(c, m) for c, m in zip(reply_code[has_reply].tolist(), reply_msg[has_reply])]
     sentences = [v.reason for v in verdicts]
@@ -512,8 +519,8 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     if any("{" in s or "}" in s for s in sentences):
         # The addresses of the rows that name them, fetched in one go (not per pattern).
         need = np.flatnonzero(row_specific)
-        server_h = np.full(n, "", dtype=object)
-        client = np.full(n, "", dtype=object)
+        server_h = _empty_texts(n)
+        client = _empty_texts(n)
         server_h[need] = cols.texts("id.resp_h", need)
         client[need] = cols.texts("id.orig_h", need)
         evidence = {
