@@ -415,7 +415,11 @@ def format_time(ts: float | None) -> str:
     if ts is None or not math.isfinite(ts):
         return "-"
     dt = datetime.fromtimestamp(ts, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # strftime("%Y-%m-%dT%H:%M:%S.") spelt out: the same text (glibc does not pad %Y), twice as fast
+    return (
+        f"{dt.year}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+        f"{dt.microsecond // 1000:03d}Z"
+    )
 
 
 # --------------------------------------------------------------------------------------
