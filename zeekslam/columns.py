@@ -115,10 +115,13 @@ class ArrowColumns(Columns):
             return self._codes[name]
         if not self.has(name):
             return _absent(len(self))
-        # Unset values get a code of their own (null_encoding), so the codes have no nulls to fill.
-        encoded = self.table.column(name).combine_chunks().dictionary_encode(null_encoding="encode")
-        uniques = np.array(["" if v is None else v for v in encoded.dictionary.to_pylist()], dtype=object)
-        codes = _values(encoded.indices, np.int32).astype(np.intp)
+        # Unset values get a code of their own (null_encoding), so the codes have no nulls to fill;
+        # the chunks of a chunked column are encoded against one dictionary (no need to combine them).
+        encoded = self.table.column(name).dictionary_encode(null_encoding="encode")
+        if not encoded.num_chunks:
+            return _absent(len(self))
+        uniques = np.array(["" if v is None else v for v in encoded.chunk(0).dictionary.to_pylist()], dtype=object)
+        codes = np.concatenate([_values(chunk.indices, np.int32) for chunk in encoded.chunks]).astype(np.intp)
         self._codes[name] = codes, uniques
         return codes, uniques
 

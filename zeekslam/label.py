@@ -330,6 +330,14 @@ def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray]:
     return code, msg
 
 
+def _is_server_first_port(port: np.ndarray, ports: frozenset[int]) -> np.ndarray:
+    """Which rows' server port is one where the server speaks first (a lookup table, not np.isin)."""
+    table = np.zeros(65536, dtype=bool)
+    table[[p for p in ports if 0 <= p < 65536]] = True
+    valid = (port >= 0) & (port < 65536)  # NaN and a hostile 1e99 are no port
+    return table[np.where(valid, port, 0).astype(np.intp)] & valid
+
+
 def _empty_texts(n: int) -> np.ndarray:
     """n empty strings (an object array; np.full is 4x slower at filling objects)."""
     texts = np.empty(n, dtype=object)
@@ -399,16 +407,13 @@ class Labels:
 
     def counts(self) -> dict[str, int]:
         """How many rows have each label."""
-        per_pattern = np.bincount(self.patterns.ids, minlength=len(self.verdicts))
-        counts: dict[str, int] = {}
-        for verdict, count in zip(self.verdicts, per_pattern.tolist()):
-            counts[verdict.label] = counts.get(verdict.label, 0) + count
+        names = sorted({v.label for v in self.verdicts} | ({"malformed"} if self.errors else set()))
+        index = {name: k for k, name in enumerate(names)}
+        of_row = np.array([index[v.label] for v in self.verdicts], dtype=np.intp)[self.patterns.ids]
         if self.errors:
-            ids = self.patterns.ids[np.fromiter(self.errors, dtype=np.int64)]
-            for verdict_id in ids.tolist():
-                counts[self.verdicts[verdict_id].label] -= 1
-            counts["malformed"] = counts.get("malformed", 0) + len(self.errors)
-        return {k: v for k, v in counts.items() if v}
+            of_row[np.fromiter(self.errors, dtype=np.int64)] = index["malformed"]
+        per_label = np.bincount(of_row, minlength=len(names)).tolist()
+        return {name: count for name, count in zip(names, per_label) if count}
 
     def frame(self, index=None) -> pd.DataFrame:
         import pandas as pd
@@ -453,16 +458,14 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     serv_codes, serv_u = cols.codes("service")
     serv_class = np.array([service_class(s) for s in serv_u], dtype=object)
     resp_p = cols.numbers("id.resp_p")
-    port = np.nan_to_num(resp_p, nan=-1.0, posinf=-1.0, neginf=-1.0)
-    port = np.where(np.abs(port) < 2**31, port, -1).astype(np.int64)  # a hostile 1e99 is no port
-    server_first_port = np.isin(port, np.fromiter(opts.server_first_ports, dtype=np.int64))
+    server_first_port = _is_server_first_port(resp_p, opts.server_first_ports)
     orig_bytes = cols.numbers("orig_bytes")
     resp_bytes = cols.numbers("resp_bytes")
     resp_size = np.where(resp_bytes > opts.short_reply_max, 2, np.where(resp_bytes > 0, 1, 0))
     close_delay = cols.numbers("close_delay")
     delay = np.where(np.isnan(close_delay), cols.numbers("duration"), close_delay)
     timing = np.select([np.isnan(delay), delay <= opts.prompt, delay >= opts.long_wait], [0, 1, 3], 2)
-    gaps = np.nan_to_num(cols.numbers("missed_bytes")) > 0
+    gaps = cols.numbers("missed_bytes") > 0  # NaN (unset) compares False
     reply_code, reply_msg = _reply_columns(cols)
     has_reply = ~np.isnan(reply_code)
     if has_reply.any():
@@ -477,7 +480,7 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     sc_codes, sc_u = cols.codes("closer")
     sk_codes, sk_u = cols.codes("close_kind")
 
-    orig_payload = np.nan_to_num(orig_bytes) > 0
+    orig_payload = orig_bytes > 0
     ids, first = _pattern_ids([proto_codes, hist_codes, state_codes, serv_codes, server_first_port, orig_payload,
                                resp_size, timing, gaps, reply_codes, ttl, sc_codes, sk_codes])
     timing_names = {0: "", 1: "prompt", 2: "mid", 3: "long"}
@@ -519,14 +522,14 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     if any("{" in s or "}" in s for s in sentences):
         # The addresses of the rows that name them, fetched in one go (not per pattern).
         need = np.flatnonzero(row_specific)
-        server_h = _empty_texts(n)
-        client = _empty_texts(n)
-        server_h[need] = cols.texts("id.resp_h", need)
-        client[need] = cols.texts("id.orig_h", need)
+        at = np.zeros(n, dtype=np.intp)
+        at[need] = np.arange(len(need))
+        server_h = cols.texts("id.resp_h", need)
+        client = cols.texts("id.orig_h", need)
         evidence = {
             "server": lambda rows: [f"server {h}:{'?' if p != p else int(p)}"
-                                    for h, p in zip(server_h[rows], resp_p[rows].tolist())],
-            "client": lambda rows: [f"client {c}" for c in client[rows]],
+                                    for h, p in zip(server_h[at[rows]], resp_p[rows].tolist())],
+            "client": lambda rows: [f"client {c}" for c in client[at[rows]]],
             "delay": lambda rows: [_fmt_seconds(v) for v in delay[rows].tolist()],
             "resp_bytes": lambda rows: [_fmt_count(v) for v in resp_bytes[rows].tolist()],
             "orig_bytes": lambda rows: [_fmt_count(v) for v in orig_bytes[rows].tolist()],
