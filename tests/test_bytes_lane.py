@@ -230,3 +230,23 @@ def test_json_from_arrow_handles_quotes_backslashes_and_odd_numbers(tmp_path):
 
     rows = [json.loads(line) for line in fast.splitlines()]
     assert rows[50]["uid"] == 'C"quotedA' and rows[51]["duration"] == 1e5 and rows[52]["uid"] == ""
+
+
+@pytest.mark.parametrize("path", [*TSV_LOGS[:6], WILD / "bro22-zat.log"],
+                         ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_text_left_for_later_reads_the_same(path):
+    from zeekslam.label import TEXT_FOR_REASONS
+
+    checked = 0
+    for chunk in read_log(str(path), columns=LABEL_COLUMNS, later=TEXT_FOR_REASONS):
+        if chunk.data is None:
+            continue
+        reference, _ = parse_tsv(chunk.raw, chunk.header, LABEL_COLUMNS)
+        rows = np.arange(len(chunk))[::3]
+        for name in [c for c in TEXT_FOR_REASONS if c in chunk.header.fields]:
+            expected = ["" if v is None else v for v in reference[name].to_numpy(dtype=object)[rows]]
+            assert chunk.columns.texts(name, rows).tolist() == expected
+            assert name not in chunk.table.column_names  # not parsed for every row
+        pd.testing.assert_frame_equal(chunk.frame, reference)  # the frame parses them after all
+        checked += 1
+    assert checked

@@ -9,6 +9,7 @@ answers them the same way, so the labeler has one code path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -87,16 +88,20 @@ def _absent(n: int) -> tuple[np.ndarray, np.ndarray]:
 class ArrowColumns(Columns):
     """Columns of a table Arrow's CSV reader parsed: float64 numbers, string text."""
 
-    def __init__(self, table: pa.Table):
+    def __init__(self, table: pa.Table, later: Sequence[str] = (),
+                 texts_of_lines: Callable[[str, np.ndarray], np.ndarray] | None = None):
         self.table = table
         self._names = frozenset(table.column_names)
+        # Text columns the reader left unparsed: their text comes from the lines, row by row.
+        self._later = frozenset(later) if texts_of_lines is not None else frozenset()
+        self._texts_of_lines = texts_of_lines
         self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return self.table.num_rows
 
     def has(self, name: str) -> bool:
-        return name in self._names
+        return name in self._names or name in self._later
 
     def numbers(self, name: str) -> np.ndarray:
         import pyarrow as pa
@@ -113,7 +118,11 @@ class ArrowColumns(Columns):
     def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name in self._codes:
             return self._codes[name]
-        if not self.has(name):
+        if name in self._later:  # not what the labeler asks of a deferred column, but answered right
+            uniques, codes = np.unique(self._texts_of_lines(name, np.arange(len(self))).astype(str),
+                                       return_inverse=True)
+            return codes.reshape(-1), uniques.astype(object)
+        if name not in self._names:
             return _absent(len(self))
         # Unset values get a code of their own (null_encoding), so the codes have no nulls to fill;
         # the chunks of a chunked column are encoded against one dictionary (no need to combine them).
@@ -126,6 +135,8 @@ class ArrowColumns(Columns):
         return codes, uniques
 
     def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
+        if name in self._later:
+            return self._texts_of_lines(name, rows)
         if not self.has(name):
             return np.full(len(rows), "", dtype=object)
         values = self.table.column(name).take(arrow_indices(rows)).to_pylist()

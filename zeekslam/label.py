@@ -59,6 +59,9 @@ DOOR_LABELS = frozenset({"slammed", "refused_with_reply", "reset_after_accept", 
 SERVER_FIRST_PORTS = frozenset({21, 22, 23, 25, 110, 143, 587, 2121, 3306, 5900})
 SERVER_FIRST_SERVICES = frozenset({"ftp", "smtp", "pop3", "imap", "ssh", "mysql", "vnc", "rfb"})
 
+#: Text columns only reason sentences (and frames) read: parsed when asked, not for every row.
+TEXT_FOR_REASONS = ("uid", "id.orig_h", "id.resp_h")
+
 #: Columns of the project's slam.log that refine a label, joined on uid.
 SLAM_FACT_COLUMNS = [
     "closer", "close_kind", "close_delay", "orig_data_delay", "resp_data_delay",
@@ -725,7 +728,8 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     def labeled() -> Iterator[LabeledChunk]:
         for path in primary:
             # Three stages, each a thread: read and parse | label | the caller's writing.
-            for chunk in read_ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict)):
+            for chunk in read_ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
+                                             later=() if with_frames else TEXT_FOR_REASONS)):
                 cols = chunk.columns
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
                         cols.has("history") and (cols.codes("history")[1] != "").any()):

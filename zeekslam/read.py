@@ -167,7 +167,8 @@ class LogChunk:
     def __init__(self, source: str, fmt: str, kind: str, header: Header | None, frame: pd.DataFrame | None,
                  line_numbers: Sequence[int], raw: list[str] | None = None, records: list[dict] | None = None,
                  errors: dict[int, str] | None = None, clean: bool = False, *, data: bytes | memoryview | None = None,
-                 table: pa.Table | None = None, numeric: Sequence[str] = (), newlines: np.ndarray | None = None):
+                 table: pa.Table | None = None, numeric: Sequence[str] = (), newlines: np.ndarray | None = None,
+                 later: Sequence[str] = ()):
         self.source, self.fmt, self.kind, self.header = source, fmt, kind, header
         self.line_numbers = line_numbers
         self.records = records  # JSON: the objects as read
@@ -176,6 +177,7 @@ class LogChunk:
         self.data = data  # clean TSV: the lines as read, joined by newlines (no final newline)
         self.table = table  # clean TSV: the wanted columns as Arrow parsed them
         self.newlines = newlines  # clean TSV: where in ``data`` each newline is
+        self._later = list(later)  # clean TSV: wanted text columns not parsed yet (see read_log)
         self._numeric = list(numeric)
         self._frame = frame
         self._raw = raw
@@ -195,6 +197,7 @@ class LogChunk:
         """One row per data line, malformed ones included (values NaN)."""
         if self._frame is None:
             assert self.table is not None
+            self._parse_later()
             frame = _arrow_frame(self.table, self._numeric)
             self._frame = _loosen(frame, [c for c in frame.columns if c not in self._numeric
                                           and self.header is not None and self.header.type_of(c) in NUMERIC_TYPES])
@@ -204,8 +207,37 @@ class LogChunk:
     def columns(self) -> Columns:
         """The parsed columns, for the labeler (without making a pandas frame if there is none)."""
         if self._frame is None and self.table is not None:
-            return ArrowColumns(self.table)
+            return ArrowColumns(self.table, self._later, self._texts_of_lines)
         return FrameColumns(self.frame)
+
+    def _parse_later(self) -> None:
+        """Parse the columns left for later, all rows (a frame is being made)."""
+        if not self._later or self.table is None or self.data is None or self.header is None:
+            return
+        import pyarrow as pa
+
+        more = _arrow_table(self.data, len(self), self.header, self._later, [])
+        assert more is not None  # the same lines parsed before
+        order = [f for f in self.header.fields if f in self.table.column_names or f in self._later]
+        self.table = pa.table({name: (self.table if name in self.table.column_names else more).column(name)
+                               for name in order})
+        self._later = []
+
+    def _texts_of_lines(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """One column's text in a few rows, cut from the lines as read ('' where unset)."""
+        assert self.data is not None and self.newlines is not None and self.header is not None
+        field = self.header.fields.index(name)
+        sep = self.header.separator.encode()
+        starts = np.concatenate(([0], self.newlines + 1))
+        ends = np.append(self.newlines, len(self.data))
+        data = self.data
+        unset = self.header.unset_field
+        texts = np.empty(len(rows), dtype=object)
+        texts[:] = [bytes(data[starts[r]:ends[r]]).split(sep, field + 1)[field].decode("ascii")
+                    for r in rows.tolist()]
+        if len(texts):
+            texts[texts == unset] = ""
+        return texts
 
 
 def kind_of(fields: Sequence[str], path: str = "", filename: str = "") -> str:
@@ -617,7 +649,7 @@ def _json_text(value: object) -> object:
 
 
 def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS,
-             strict: bool = False) -> Iterator[LogChunk]:
+             strict: bool = False, later: Sequence[str] = ()) -> Iterator[LogChunk]:
     """Read one Zeek log (TSV or JSON, plain or gzip, or '-' for stdin) in chunks.
 
     ``columns`` limits which columns are parsed into each chunk's frame (the raw
@@ -627,6 +659,8 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
     Runs of clean data lines under a known header (the bulk of any real log) stay
     bytes: Arrow parses them and the Zeek TSV writer copies them out as they are.
     Everything else (headers, JSON, dirty or malformed lines) goes line by line.
+    Text columns named in ``later`` are parsed in the bytes lane only when asked
+    for: a few rows' text for a reason sentence, or all of them for a frame.
     """
     state = TsvState()
     fmt = ""
@@ -695,6 +729,8 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
         header = state.header
         assert header is not None
         wanted, numeric, _ = _plan(header, columns)
+        deferred = [c for c in wanted if c in later and header.type_of(c) not in NUMERIC_TYPES]
+        now = [c for c in wanted if c not in deferred]
         kind = kind_of(header.fields, header.path, path)
         nlines = len(newlines) + 1
         yield from flush()  # lines waiting from before come first
@@ -703,14 +739,14 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
             start = 0 if a == 0 else int(newlines[a - 1]) + 1
             end = len(block) if b == nlines else int(newlines[b - 1])
             data = block[start:end]
-            table = _arrow_table(data, b - a, header, wanted, numeric)
+            table = _arrow_table(data, b - a, header, now, numeric)
             if table is None:  # a line Arrow refuses: go line by line, which names it
                 yield from slow(_decode(data).split("\n"), first + a, True)
                 yield from flush()
                 continue
             yield emit(LogChunk(source, "tsv", kind, header, None, list(range(first + a, first + b)),
                                 clean=True, data=data, table=table, numeric=numeric,
-                                newlines=newlines[a:b - 1] - start))
+                                newlines=newlines[a:b - 1] - start, later=deferred))
 
     number = 1
     for block in _byte_blocks(path, FAST_BLOCK):
