@@ -1032,7 +1032,10 @@ class ServerDiagnoser:
                     cutoff = np.partition(p["tout"], n - keep - 1)[n - keep - 1]
                     ready |= p["tout"] <= cutoff
             if ready.any():
-                batch = _take(p, ready)
+                # the batch in (server, tout) order, ties in arrival order: one take
+                idx = np.flatnonzero(ready)
+                idx = idx[np.lexsort((p["tout"][idx], p["srv"][idx]))]
+                batch = _take(p, idx)
                 self.pending = _take(p, ~ready)
                 self._finalize(batch)
         self._trim_window()
@@ -1053,8 +1056,8 @@ class ServerDiagnoser:
         self.window = w
 
     def _finalize(self, b: dict[str, np.ndarray]) -> None:
+        """Count concurrency and fold a batch of events, sorted by (server, tout), into the state."""
         S = self.s
-        b = _take(b, np.lexsort((b["tout"], b["srv"])))
         srv, t, tout, cat = b["srv"], b["t"], b["tout"], b["cat"].astype(np.int64)
         rc, oc = b["rc"].copy(), b["oc"].copy()
         w = self.window
@@ -1341,18 +1344,18 @@ class ServerDiagnoser:
         l_pre = (S.seen_success[seg_srv[look]] | (starts_brk[look] & (served_before[look] > 0))).tolist()
         l_carried, l_closed = carried[look].tolist(), closed[look].tolist()
         l_start, l_end, l_first = start[look].tolist(), end[look].tolist(), first[look].tolist()
-        l_cnt, l_rec, l_kinds = cnt[look].tolist(), recovered[look].tolist(), kinds[look]
+        l_cnt, l_rec, l_kinds = cnt[look].tolist(), recovered[look].tolist(), kinds[look].tolist()
         clients = pairs[1]
         for j, s in enumerate(l_srv):
             run = self._open.pop(s, None) if l_carried[j] else None
             if run is None:
                 run = {"start": np.inf, "end": -np.inf, "first": np.inf, "n": 0, "clients": set(),
-                       "kinds": np.zeros(NCAT, np.int64), "preceded": l_pre[j]}
+                       "kinds": [0] * NCAT, "preceded": l_pre[j]}
             run["start"] = min(run["start"], l_start[j])
             run["end"] = max(run["end"], l_end[j])
             run["first"] = min(run["first"], l_first[j])
             run["n"] += l_cnt[j]
-            run["kinds"] = run["kinds"] + l_kinds[j]
+            run["kinds"] = [a + b for a, b in zip(run["kinds"], l_kinds[j], strict=True)]
             if len(run["clients"]) < _RUN_CLIENTS:
                 run["clients"].update(clients[p_lo[j] : p_hi[j]][:_RUN_CLIENTS].tolist())
             self._open[s] = run
