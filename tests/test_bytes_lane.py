@@ -16,9 +16,10 @@ import pytest
 from zat.log_to_dataframe import LogToDataFrame
 
 from conftest import LAB, SCENARIOS, WILD, conn_row, tsv_header, write_generated
+from zeekslam.ahead import ahead as read_ahead
 from zeekslam.columns import ArrowColumns, FrameColumns
 from zeekslam.label import LABEL_FIELDS, LabeledChunk, label_chunks, label_columns
-from zeekslam.read import LABEL_COLUMNS, ZAT_TYPE_MAP, MalformedLine, parse_tsv, read_ahead, read_log
+from zeekslam.read import LABEL_COLUMNS, ZAT_TYPE_MAP, MalformedLine, parse_tsv, read_log
 from zeekslam.write import write
 
 TSV_LOGS = [LAB / s / "tsv" / "conn.log" for s in SCENARIOS if (LAB / s / "tsv" / "conn.log").exists()]
@@ -135,7 +136,7 @@ def test_read_ahead_stops_its_thread_when_the_reader_leaves(tmp_path):
     before = set(threading.enumerate())
     chunks = read_ahead(read_log(str(path), chunk_rows=1000))
     first = next(chunks)
-    mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-read-ahead"]
+    mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-ahead"]
     assert len(first) == 1000 and len(mine) == 1 and mine[0].is_alive()
     chunks.close()
     assert not mine[0].is_alive()
@@ -182,15 +183,15 @@ def test_reader_leaving_early_is_not_an_error(tmp_path):
 
 
 def test_threads_still_reading_at_exit_are_stopped(tmp_path):
-    from zeekslam.read import stop_read_ahead
+    from zeekslam.ahead import stop_all
 
     path, *_ = _generated_log(tmp_path, rows=6000)
     before = set(threading.enumerate())
     chunks = read_ahead(read_log(str(path), chunk_rows=500))
     next(chunks)  # the thread is now ahead of us, blocked on a full queue
-    mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-read-ahead"]
+    mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-ahead"]
     assert len(mine) == 1 and mine[0].is_alive()
-    stop_read_ahead()  # what atexit runs when a command leaves mid-stream
+    stop_all()  # what atexit runs when a command leaves mid-stream
     assert not mine[0].is_alive()
 
 

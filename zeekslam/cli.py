@@ -8,10 +8,11 @@ from collections.abc import Iterable, Iterator
 
 import click
 
+from .ahead import ahead, stop_all
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, Pattern, decide, label_chunks, service_class
-from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs, stop_read_ahead
+from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
 from .write import FORMATS, safe_text, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -134,7 +135,8 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
             yield first
             yield from chunks
 
-        for piece in write(again(), fmt, binary=True):
+        # Formatting runs in a thread of its own too; this one only writes.
+        for piece in ahead(write(again(), fmt, binary=True)):
             output.write(piece.encode("utf-8", "surrogateescape") if isinstance(piece, str) else piece)
             output.write(b"\n")
         output.flush()
@@ -143,7 +145,7 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
         # Leave at once: the read-ahead threads are stopped, and nothing is left to flush to a
         # closed pipe (letting the interpreter unwind mid-stream can abort inside Arrow's
         # thread pool, apache/arrow#39862).
-        stop_read_ahead()
+        stop_all()
         sys.stderr.flush()
         os._exit(0)
     except MalformedLine as e:

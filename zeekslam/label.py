@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from . import replies
+from .ahead import ahead
 from .columns import Columns, FrameColumns
 from .history import HistoryError, decode
 from .read import (
@@ -32,7 +33,6 @@ from .read import (
     LogChunk,
     NotAZeekLog,
     find_inputs,
-    read_ahead,
     read_log,
 )
 
@@ -410,13 +410,18 @@ class Labels:
 
     def counts(self) -> dict[str, int]:
         """How many rows have each label."""
-        names = sorted({v.label for v in self.verdicts} | ({"malformed"} if self.errors else set()))
-        index = {name: k for k, name in enumerate(names)}
-        of_row = np.array([index[v.label] for v in self.verdicts], dtype=np.intp)[self.patterns.ids]
-        if self.errors:
-            of_row[np.fromiter(self.errors, dtype=np.int64)] = index["malformed"]
-        per_label = np.bincount(of_row, minlength=len(names)).tolist()
-        return {name: count for name, count in zip(names, per_label) if count}
+        ids = self.patterns.ids
+        if self.errors:  # malformed rows count as such, not as their pattern
+            ids = ids.copy()
+            ids[np.fromiter(self.errors, dtype=np.int64)] = len(self.verdicts)
+        per_pattern = np.bincount(ids, minlength=len(self.verdicts) + 1).tolist()
+        counts: dict[str, int] = {}
+        for verdict, count in zip(self.verdicts, per_pattern):
+            if count:
+                counts[verdict.label] = counts.get(verdict.label, 0) + count
+        if per_pattern[-1]:
+            counts["malformed"] = counts.get("malformed", 0) + per_pattern[-1]
+        return counts
 
     def frame(self, index=None) -> pd.DataFrame:
         import pandas as pd
@@ -728,7 +733,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     def labeled() -> Iterator[LabeledChunk]:
         for path in primary:
             # Three stages, each a thread: read and parse | label | the caller's writing.
-            for chunk in read_ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
+            for chunk in ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
                                              later=() if with_frames else TEXT_FOR_REASONS)):
                 cols = chunk.columns
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
@@ -744,7 +749,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                     labeled.frame  # noqa: B018 - made here, in the background thread
                 yield labeled
 
-    return read_ahead(labeled())
+    return ahead(labeled())
 
 
 def label_logs(paths: Inputs | Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,

@@ -14,7 +14,6 @@ parse the lines ourselves with pandas' C tokenizer, with no comment character.
 
 from __future__ import annotations
 
-import atexit
 import csv
 import gzip
 import io
@@ -777,79 +776,6 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
             yield from slow(_decode(block).split("\n"), number, clean)
         number += nlines
     yield from flush()
-
-
-def read_ahead(items: Iterator[LogChunk], depth: int = 2) -> Iterator[LogChunk]:
-    """The same chunks, read by a background thread up to ``depth`` chunks ahead.
-
-    Arrow's parser and numpy's scans release the GIL, so reading the next chunk
-    overlaps labeling and writing this one: on two cores, most of the read time.
-    Errors (a malformed line under ``--strict``, an unreadable gzip) arrive in
-    their place in the sequence, as if read here.  ``ZEEKSLAM_READ_AHEAD=0`` in the
-    environment turns the threads off (cProfile sees the main thread only).
-    """
-    if os.environ.get("ZEEKSLAM_READ_AHEAD") == "0":  # one thread: for profilers that see only one
-        yield from items
-        return
-    import queue
-    import threading
-
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((end, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
-            put((end, e))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    worker = threading.Thread(target=produce, name="zeekslam-read-ahead", daemon=True)
-    _WORKERS[worker] = stop
-    worker.start()
-    try:
-        while True:
-            item, error = slots.get()
-            if error is not None:
-                raise error
-            if item is end:
-                return
-            yield item
-    finally:
-        stop.set()
-        # It notices within a chunk; a reader blocked on a silent pipe is a daemon and dies with us.
-        worker.join(timeout=10)
-        _WORKERS.pop(worker, None)
-
-
-#: Live read-ahead threads and their stop flags.
-_WORKERS: dict = {}
-
-
-@atexit.register
-def stop_read_ahead() -> None:
-    """Stop read-ahead threads before the interpreter goes away (a command that exits mid-stream,
-    e.g. on a broken pipe): a daemon thread killed inside Arrow's C++ aborts the process."""
-    for stop in list(_WORKERS.values()):
-        stop.set()
-    for worker in list(_WORKERS):
-        worker.join(timeout=10)
 
 
 @dataclass
