@@ -64,6 +64,7 @@ def _both_ways(path, chunk_rows=1000):
     def as_text():
         for labeled in label_chunks([str(path)], chunk_rows=chunk_rows):
             assert labeled.chunk.raw is not None  # decoded (and kept) before the bytes are dropped
+            assert labeled.labels.reason is not None  # (reasons cut addresses from the bytes)
             labeled.chunk.data = None  # so the line-by-line writer runs
             yield labeled
 
@@ -202,7 +203,7 @@ def _json_both_ways(path, chunk_rows=1000):
 
     def as_text():
         for labeled in label_chunks([str(path)], chunk_rows=chunk_rows):
-            assert labeled.chunk.raw is not None
+            assert labeled.chunk.raw is not None and labeled.labels.reason is not None
             labeled.chunk.data = None
             yield labeled
 

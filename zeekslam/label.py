@@ -11,10 +11,11 @@ labels name no per-row evidence, which the row's own columns hold anyway.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -381,8 +382,13 @@ class Labels:
     verdicts: list[Verdict]
     patterns: PatternIndex
     reply: np.ndarray  # per row, '' when there is no reply text
-    reason: np.ndarray  # per row, the pattern's sentence filled with the row's evidence
+    make_reason: Callable[[], np.ndarray]  # see ``reason``
     errors: dict[int, str]  # row -> "file:line: malformed line: what"
+
+    @functools.cached_property
+    def reason(self) -> np.ndarray:
+        """Per row, the pattern's sentence filled with the row's evidence (made on first use)."""
+        return self.make_reason()
 
     def __len__(self) -> int:
         return len(self.patterns.ids)
@@ -526,10 +532,13 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     sentences = [v.reason for v in verdicts]
     names_evidence = np.array([_NAMES_EVIDENCE.search(s) is not None for s in sentences], dtype=bool)
     row_specific = names_evidence[ids]
-    # Per-row evidence only where the sentence names it.
-    if any("{" in s or "}" in s for s in sentences):
+    # Per-row evidence only where the sentence names it; made when first asked for (by the
+    # writer, a thread of its own), not here.
+    def make_reason() -> np.ndarray:
+        if not any("{" in s or "}" in s for s in sentences):
+            return np.array(sentences, dtype=object)[ids]
         # The addresses of the rows that name them, fetched in one go (not per pattern).
-        need = np.flatnonzero(row_specific)
+        need = np.flatnonzero(names_evidence[ids])
         at = np.zeros(n, dtype=np.intp)
         at[need] = np.arange(len(need))
         server_h = cols.texts("id.resp_h", need)
@@ -543,17 +552,16 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
             "orig_bytes": lambda rows: [_fmt_count(v) for v in orig_bytes[rows].tolist()],
             "reply": lambda rows: [r or "no reply text" for r in reply[rows]],
         }
-        reason = _fill_reasons(sentences, ids, evidence)
-    else:
-        reason = np.array(sentences, dtype=object)[ids]
+        return _fill_reasons(sentences, ids, evidence)
+
     row_specific |= has_reply
     malformed: dict[int, str] = {}
     for pos, what in (errors or {}).items():
-        at = where[pos] if where is not None else f"row {pos + 1}"
-        malformed[pos] = f"{at}: malformed line: {what}"
+        place = where[pos] if where is not None else f"row {pos + 1}"
+        malformed[pos] = f"{place}: malformed line: {what}"
     if malformed:
         row_specific[np.fromiter(malformed, dtype=np.int64)] = True
-    return Labels(verdicts, PatternIndex(ids, first, row_specific), reply, reason, malformed)
+    return Labels(verdicts, PatternIndex(ids, first, row_specific), reply, make_reason, malformed)
 
 
 _decide_cache: dict[Pattern, Verdict] = {}
