@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .ahead import ahead
 from .columns import ArrowColumns, Columns, FrameColumns
 
 if TYPE_CHECKING:
@@ -748,12 +749,16 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
                                 clean=True, data=data, table=table, numeric=numeric,
                                 newlines=newlines[a:b - 1] - start, later=deferred))
 
+    def scanned() -> Iterator[tuple[bytearray, np.ndarray, bool]]:
+        """Blocks with their newlines found and their bytes checked: a pipeline stage of its own."""
+        for block in _byte_blocks(path, FAST_BLOCK):
+            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            yield block, newlines, _is_clean(block, len(newlines))
+
     number = 1
-    for block in _byte_blocks(path, FAST_BLOCK):
+    for block, newlines, clean in ahead(scanned()):
         view = memoryview(block)
-        newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
         nlines = len(newlines) + 1
-        clean = _is_clean(block, len(newlines))
         if fmt in ("tsv", ""):
             # Split the block into runs of clean data lines, and runs of lines to take one by one:
             # '#' lines, empty lines, and lines holding bytes Zeek never writes raw.
