@@ -100,16 +100,12 @@ def _tsv_out_header(labeled: LabeledChunk) -> Header:
                   path=str(chunk.records[0].get("_path", chunk.kind)) if chunk.records else chunk.kind)
 
 
-def _label_matrix(labeled: LabeledChunk) -> np.ndarray:
-    """The slam.* values, one row per input row (object; '' where unset)."""
+def _label_values(labeled: LabeledChunk) -> list[list[str]]:
+    """The slam.* values, one list per input row ('' where unset)."""
     values = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])
     unset = np.frompyfunc(lambda v: v is None or v != v, 1, 1)(values).astype(bool)
     values[unset] = ""
-    return values
-
-
-def _label_values(labeled: LabeledChunk) -> list[list[str]]:
-    return _label_matrix(labeled).tolist()
+    return values.tolist()
 
 
 def _escaped_label_columns(labeled: LabeledChunk, header: Header) -> list[list[str]]:
