@@ -158,14 +158,15 @@ def test_labeled_chunk_frame_is_made_only_when_asked():
     assert np.array_equal(labeled.column("slam.label"), labeled.frame["slam.label"].to_numpy(dtype=object))
 
 
-def test_label_to_zeek_tsv_never_imports_pandas(tmp_path):
+@pytest.mark.parametrize("fmt", ["zeek", "json"])
+def test_label_from_tsv_never_imports_pandas(tmp_path, fmt):
     # pandas costs a third of a second to import: the TSV lane must not need it.
     code = ("import sys; from zeekslam.cli import cli; "
-            f"cli(['label', {str(LAB / 'mixed_dev' / 'tsv' / 'conn.log')!r}, '-o', {str(tmp_path / 'o.log')!r}], "
-            "standalone_mode=False); print('pandas' in sys.modules)")
+            f"cli(['label', {str(LAB / 'mixed_dev' / 'tsv' / 'conn.log')!r}, '-f', {fmt!r}, "
+            f"'-o', {str(tmp_path / 'o.log')!r}], standalone_mode=False); print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-    assert (tmp_path / "o.log").read_text().count("\tslammed\t") > 0
+    assert (tmp_path / "o.log").read_text().count("slammed") > 0
 
 
 def test_reader_leaving_early_is_not_an_error(tmp_path):

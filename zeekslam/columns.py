@@ -70,14 +70,19 @@ def arrow_indices(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
-def arrow_binary(texts: list[str]) -> pa.Array:
-    """A binary Arrow array of strings, UTF-8 encoded (without ``pa.array``; see above)."""
+def arrow_binary(texts: Sequence[str | bytes | None]) -> pa.Array:
+    """A binary Arrow array of strings (UTF-8 encoded) or bytes, None as null (without ``pa.array``;
+    see above)."""
     import pyarrow as pa
 
-    encoded = [t.encode("utf-8", "surrogateescape") for t in texts]
+    encoded = [b"" if t is None else t if isinstance(t, bytes) else t.encode("utf-8", "surrogateescape")
+               for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    return pa.Array.from_buffers(pa.binary(), len(encoded), [None, pa.py_buffer(offsets),
+    validity = None
+    if any(t is None for t in texts):
+        validity = pa.py_buffer(np.packbits(np.array([t is not None for t in texts]), bitorder="little"))
+    return pa.Array.from_buffers(pa.binary(), len(encoded), [validity, pa.py_buffer(offsets),
                                                             pa.py_buffer(b"".join(encoded))])
 
 

@@ -493,7 +493,7 @@ def _json_arrow(labeled: LabeledChunk) -> memoryview | None:
             for i, raw in zip(others.tolist(), uniques.take(arrow_indices(others)).to_pylist()):
                 typed = _typed(raw.decode("ascii"), ztype, header)
                 texts[i] = None if typed is None else key + json.dumps(typed, ensure_ascii=True, allow_nan=False)
-            quoted = pa.array(texts, type=pa.binary()) if texts else quoted
+            quoted = arrow_binary(texts) if texts else quoted
         fragments.append(quoted.take(encoded.indices))
     tails, index = _json_label_tails(labeled)
     fragments.append(arrow_binary(tails).take(arrow_indices(index)))
