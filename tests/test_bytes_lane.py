@@ -6,6 +6,7 @@ asserts they agree, so the fast lane can never drift from the reference path.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -253,3 +254,12 @@ def test_text_left_for_later_reads_the_same(path):
         pd.testing.assert_frame_equal(chunk.frame, reference)  # the frame parses them after all
         checked += 1
     assert checked
+
+
+def test_a_full_disk_is_an_error_with_a_message(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    proc = subprocess.run([sys.executable, "-m", "zeekslam", "label", str(LAB / "mixed_dev" / "tsv" / "conn.log"),
+                           "-o", "/dev/full"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Error: cannot write the output: No space left on device" in proc.stderr

@@ -236,4 +236,7 @@ def main() -> None:
         sys.exit(0)
     except OSError as e:
         click.echo(f"Error: cannot write the output: {e.strerror or e}", err=True)
-        sys.exit(1)
+        # Mid-stream: stop the pipeline threads and leave at once, as on a broken pipe.
+        stop_all()
+        sys.stderr.flush()
+        os._exit(1)
