@@ -1,6 +1,6 @@
 """Run a pipeline stage a few chunks ahead, in a background thread.
 
-``label`` is three or four stages (read and parse, label, format, write): each
+``label`` is five stages (read and scan, parse, label, format, write): each
 runs in its own thread a chunk or two ahead of the next, so the parts that
 release the GIL (Arrow, numpy, file I/O) overlap the parts that do not.
 """

@@ -740,7 +740,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
 
     def labeled() -> Iterator[LabeledChunk]:
         for path in primary:
-            # Three stages, each a thread: read and parse | label | the caller's writing.
+            # Stages, each a thread: read and scan | parse (read_log) | label (here) | the caller's.
             for chunk in ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
                                              later=() if with_frames else TEXT_FOR_REASONS)):
                 cols = chunk.columns
