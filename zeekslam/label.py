@@ -414,6 +414,28 @@ class Labels:
                 values[rows] = {"slam.label": "malformed", "slam.layer": "unknown"}.get(name, "")
         return values
 
+    def distinct(self) -> tuple[list[list[str]], np.ndarray]:
+        """The ``slam.*`` values as (distinct value lists in LABEL_FIELDS order, which one each row
+        has): one list per pattern, and one per row whose values are its own (a reason naming its
+        evidence, a reply, a malformed line).  Writers format each list once."""
+        fields = ("label", "layer", "closer", "confidence", "refusal_kind")
+        ids, first = self.patterns.ids, self.patterns.first
+        per_pattern = [[getattr(v, name) for name in fields] for v in self.verdicts]
+        values = [[*row, reply, reason] for row, reply, reason in
+                  zip(per_pattern, self.reply[first].tolist(), self.reason[first].tolist())]
+        rows = np.flatnonzero(self.patterns.row_specific)
+        if not len(rows):
+            return values, ids
+        for row, pattern, reply, reason in zip(rows.tolist(), ids[rows].tolist(), self.reply[rows].tolist(),
+                                               self.reason[rows].tolist()):
+            if row in self.errors:
+                values.append(["malformed", "unknown", "", "", "", "", self.errors[row]])
+            else:
+                values.append([*per_pattern[pattern], reply, reason])
+        index = ids.copy()
+        index[rows] = len(values) - len(rows) + np.arange(len(rows))
+        return values, index
+
     def counts(self) -> dict[str, int]:
         """How many rows have each label."""
         ids = self.patterns.ids

@@ -158,45 +158,27 @@ def _label_suffixes(labeled: LabeledChunk, header: Header) -> tuple[list[str], n
     """
     sep = header.separator
     chunk = labeled.chunk
-    patterns = labeled.patterns
-    if patterns is None:  # a frame labeled elsewhere (the Dask engine): escape value by value
+    if labeled.labels is None:  # a frame labeled elsewhere (the Dask engine): escape value by value
         columns = _escaped_label_columns(labeled, header)
         for i in chunk.errors:
             columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
         rows = list(map(sep.join, zip(*columns)))
         return rows, np.arange(len(rows))
-    # The first five fields are always the pattern's; reply and reason may be the row's own.
+    values, index = labeled.labels.distinct()
     marks = (sep, header.unset_field, header.empty_field)
-    first = patterns.first
-    if labeled.labels is not None:  # per pattern already: no per-row columns to build
-        labels = labeled.labels
-        firsts = [[getattr(v, name) for name in ("label", "layer", "closer", "confidence", "refusal_kind")]
-                  for v in labels.verdicts]
-        firsts = [[*row, reply, reason] for row, reply, reason in
-                  zip(firsts, labels.reply[first].tolist(), labels.reason[first].tolist())]
-        reply_of, reason_of = labels.reply, labels.reason
-    else:
-        values = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])
-        firsts = values[first].tolist()
-        reply_of, reason_of = values[:, 5], values[:, 6]
-    prefix = [_joined_fields(tuple(row[:5]), marks) for row in firsts]
-    table = [prefix[k] + sep + _joined_fields(tuple(row[5:]), marks) for k, row in enumerate(firsts)]
-    index = patterns.ids
-    rows = np.flatnonzero(patterns.row_specific)
-    if len(rows):
-        extra = [f"{prefix[k]}{sep}{reply}{sep}{reason}" for k, reply, reason in
-                 zip(patterns.ids[rows].tolist(), _escape_many(reply_of[rows], header),
-                     _escape_many(reason_of[rows], header))]
-        if chunk.errors:
-            at = {int(r): k for k, r in enumerate(rows.tolist())}
-            own = [labeled.column(name) for name in LABEL_FIELDS]
-            for i in chunk.errors:  # a malformed row's values are its own, not its pattern's
-                fields = [_escape_label(column[i], header) for column in own]
-                fields[-1] = zeek_escape(esc_raw_reason(labeled, i), sep)
-                extra[at[i]] = sep.join(fields)
-        index = index.copy()
-        index[rows] = len(table) + np.arange(len(rows))
-        table.extend(extra)
+    npat = len(labeled.labels.verdicts)
+    # The first five fields repeat (remembered across chunks); the reply and reason of the rows
+    # with their own values are escaped together, in one check when none needs it.
+    table = [_joined_fields(tuple(v[:5]), marks) + sep + _joined_fields(tuple(v[5:]), marks) for v in values[:npat]]
+    own = values[npat:]
+    if own:
+        replies = _escape_many(np.array([v[5] for v in own], dtype=object), header)
+        reasons = _escape_many(np.array([v[6] for v in own], dtype=object), header)
+        table.extend(f"{_joined_fields(tuple(v[:5]), marks)}{sep}{reply}{sep}{reason}"
+                     for v, reply, reason in zip(own, replies, reasons))
+        for i in chunk.errors:  # the raw line goes with a malformed row's reason: nothing is lost
+            fields = [_escape_label(v, header) for v in values[index[i]][:6]]
+            table[index[i]] = sep.join([*fields, zeek_escape(esc_raw_reason(labeled, i), sep)])
     return table, index
 
 
@@ -419,27 +401,11 @@ def _json_lines_tsv(labeled: LabeledChunk) -> list[str]:
 
 def _json_label_tails(labeled: LabeledChunk) -> tuple[list[str], np.ndarray]:
     """Each row's slam.* JSON members, joined, as (distinct texts, which one each row has)."""
-    labels = labeled.labels
-    assert labels is not None
+    assert labeled.labels is not None
     keys = [json.dumps(name) + ": " for name in LABEL_FIELDS]
-
-    def tail(values: Sequence[object]) -> str:
-        return ", ".join(key + json.dumps(safe_text(str(v))) for k, (key, v) in enumerate(zip(keys, values))
-                         if k == 0 or (v is not None and v == v and v != ""))
-
-    fields = ("label", "layer", "closer", "confidence", "refusal_kind")
-    first = labels.patterns.first
-    pattern_values = [[getattr(v, name) for name in fields] for v in labels.verdicts]
-    table = [tail([*row, reply, reason]) for row, reply, reason in
-             zip(pattern_values, labels.reply[first].tolist(), labels.reason[first].tolist())]
-    index = labels.patterns.ids
-    rows = np.flatnonzero(labels.patterns.row_specific)
-    if len(rows):
-        table.extend(tail([*pattern_values[p], reply, reason]) for p, reply, reason in
-                     zip(labels.patterns.ids[rows].tolist(), labels.reply[rows].tolist(), labels.reason[rows].tolist()))
-        index = index.copy()
-        index[rows] = len(table) - len(rows) + np.arange(len(rows))
-    return table, index
+    values, index = labeled.labels.distinct()
+    return [", ".join(key + json.dumps(safe_text(str(v))) for k, (key, v) in enumerate(zip(keys, row))
+                      if k == 0 or (v is not None and v == v and v != "")) for row in values], index
 
 
 #: Regular expressions (RE2, for Arrow) of the numbers _json_fragments writes as they are.
