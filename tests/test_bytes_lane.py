@@ -19,7 +19,7 @@ from zat.log_to_dataframe import LogToDataFrame
 from conftest import LAB, SCENARIOS, WILD, conn_row, tsv_header, write_generated
 from zeekslam.ahead import ahead as read_ahead
 from zeekslam.columns import ArrowColumns, FrameColumns
-from zeekslam.label import LABEL_FIELDS, LabeledChunk, label_chunks, label_columns
+from zeekslam.label import LABEL_FIELDS, LabeledChunk, label_chunks, label_columns, label_logs
 from zeekslam.read import LABEL_COLUMNS, ZAT_TYPE_MAP, MalformedLine, parse_tsv, read_log
 from zeekslam.write import write
 
@@ -263,3 +263,63 @@ def test_a_full_disk_is_an_error_with_a_message(tmp_path):
                            "-o", "/dev/full"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "Error: cannot write the output: No space left on device" in proc.stderr
+
+
+# ---- report: the diagnoser's rows straight from Arrow columns and per-pattern labels
+
+
+def _rows_equal(a, b):
+    from zeekslam.diagnose import ServerRows
+
+    assert a.rows == b.rows
+    for name in ServerRows.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if name in ("hcode", "htext", "ocode", "otext"):
+            continue  # codes number the texts differently; compared as texts below
+        if x is None or y is None:
+            assert x is None and y is None, name
+        elif isinstance(x, np.ndarray):
+            assert x.dtype.kind == y.dtype.kind, name
+            np.testing.assert_array_equal(x, y, err_msg=name)
+        else:
+            assert x == y, name
+    assert a.htext[a.hcode].tolist() == b.htext[b.hcode].tolist()
+    assert a.otext[a.ocode].tolist() == b.otext[b.ocode].tolist()
+
+
+@pytest.mark.parametrize("path", TSV_LOGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_report_rows_from_arrow_equal_rows_from_frames(path):
+    from zeekslam.diagnose import rows_of_frame, rows_of_labeled
+
+    checked, arrow = 0, 0
+    for labeled in label_chunks([str(path)], chunk_rows=500, deferred=()):
+        fast = rows_of_labeled(labeled)
+        arrow += isinstance(labeled.columns, ArrowColumns)
+        _rows_equal(fast, rows_of_frame(labeled.frame))
+        checked += len(fast.ts)
+    kept = sum(len(rows_of_frame(f).ts) for f in label_logs([str(path)]))
+    assert checked == kept
+    # Logs whose data starts before any '#' header are read line by line (see above).
+    assert arrow > 0 or path.name in ("bro23-logascii-tsv-mode.log", "zeek-concatenated-headerless-start.log")
+
+
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if (LAB / s / "tsv" / "conn.log").exists()])
+def test_report_from_arrow_rows_equals_report_from_frames(scenario):
+    from zeekslam.diagnose import ServerDiagnoser, server_rows
+    from zeekslam.report import render_json, render_text
+
+    path = str(LAB / scenario / "tsv" / "conn.log")
+    by_frames, by_rows, no_plot = ServerDiagnoser(), ServerDiagnoser(), ServerDiagnoser(plot_data=False)
+    for frame in label_logs([path], chunk_rows=300):
+        by_frames.add(frame)
+    for rows in server_rows(label_chunks([path], chunk_rows=300, deferred=())):
+        by_rows.add(rows)
+    for rows in server_rows(label_chunks([path], chunk_rows=300, deferred=())):
+        no_plot.add(rows)
+    a, b, c = by_frames.finish(), by_rows.finish(), no_plot.finish()
+    assert len(a) > 0
+    assert render_text(a) == render_text(b) == render_text(c)
+    assert render_json(a) == render_json(b) == render_json(c)
+    # only the plot data differs: kept by default, left out when not asked for
+    assert any(len(d.timeline["served"]) for d in a)
+    assert all(d.timeline == {} and d.samples == {} for d in c)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from .ahead import ahead
 from .cli_options import dask_engine, engine_options, label_options, make_options
-from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find
-from .label import label_logs
+from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find, server_rows
+from .label import label_chunks
 from .read import LABEL_COLUMNS, ZeekslamError, find_inputs
 from .report import ReportError, iter_json, iter_text, render_plot, render_why, sanitize
 
@@ -44,7 +45,7 @@ def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, 
       zeekslam report conn.log --why 127.0.0.1:2191
     """
     options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
-    diagnoser = ServerDiagnoser(horizon=horizon, window=window)
+    diagnoser = ServerDiagnoser(horizon=horizon, window=window, plot_data=bool(plot))
     try:
         if engine == "dask":
             frames = dask_engine().label_logs_dask(list(logs), options, scheduler=scheduler)
@@ -52,9 +53,11 @@ def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, 
             inputs = find_inputs(list(logs))
             # uid only to join slam.log: one new Python string per row otherwise
             columns = [c for c in LABEL_COLUMNS if c != "uid" or inputs.slam]
-            frames = label_logs(inputs, options=options, columns=columns)
-        for frame in frames:
-            diagnoser.add(frame)
+            labeled = label_chunks(inputs, options, columns=columns, deferred=())
+            # what the diagnoser reads of each chunk, made a chunk ahead in a thread of its own
+            frames = ahead(server_rows(labeled))
+        for chunk in frames:
+            diagnoser.add(chunk)
         diagnoses = diagnoser.finish()
         target = find(diagnoses, why_server) if why_server else None
         if plot:

@@ -59,14 +59,19 @@ from __future__ import annotations
 import gc
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .columns import Columns
+    from .label import LabeledChunk
 
 # --------------------------------------------------------------------------------------
 # Vocabulary
@@ -433,6 +438,7 @@ def format_time(ts: float | None) -> str:
 LABELS = tuple(LABEL_CATEGORY)
 _LABEL_INDEX = {name: i for i, name in enumerate(LABELS)}
 NL = len(LABELS)
+_LABEL_CAT = np.array([LABEL_CATEGORY[name] for name in LABELS], np.int64)
 
 # pair (server, client) counters
 P_SERVED, P_AC, P_REJ, P_NOANS, P_OTHER, P_AMID = range(6)
@@ -671,6 +677,156 @@ class _Rows:
         self.n, self.dead = k, 0
 
 
+@dataclass
+class ServerRows:
+    """What :meth:`ServerDiagnoser.add` reads of a labeled chunk: its TCP rows about a server's
+    door, as numpy arrays (one entry per kept row).
+
+    Made by :func:`rows_of_frame` or :func:`rows_of_labeled`, which hold no diagnoser state,
+    so ``report`` makes them in a background thread while the diagnoser folds the chunk before.
+    """
+
+    rows: int  # rows in the chunk, kept or not
+    lab_idx: np.ndarray  # index into LABELS
+    cat: np.ndarray  # outcome category
+    ts: np.ndarray
+    end: np.ndarray  # ts + duration (ts when unset)
+    port: np.ndarray  # int64 id.resp_p
+    ob: np.ndarray  # orig_bytes
+    hcode: np.ndarray  # server address: code into htext
+    htext: np.ndarray
+    ocode: np.ndarray  # client address: code into otext
+    otext: np.ndarray
+    ch: np.ndarray  # 64-bit hash of the client address
+    kind: np.ndarray | None  # refusal kind text ("" when none); None when no row has one
+    reply: np.ndarray | None  # reply text, likewise
+    rc: np.ndarray  # resp_concurrent from slam.log (NaN when not joined)
+    oc: np.ndarray  # orig_concurrent, likewise
+
+
+def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, port: np.ndarray,
+                 hcode: np.ndarray, htext: np.ndarray, ocode: np.ndarray, otext: np.ndarray,
+                 numbers: Callable[[str], np.ndarray], kind: np.ndarray | None,
+                 reply: np.ndarray | None) -> ServerRows:
+    """The rows ``sel`` (addresses already cut to them), with their outcome categories."""
+    lab_idx, ts, port = lab_idx[sel], ts[sel], port[sel].astype(np.int64)
+
+    def col(name: str) -> np.ndarray:
+        return numbers(name)[sel]
+
+    cat = _LABEL_CAT[lab_idx]
+    dur = col("duration")
+    end = ts + np.where(np.isfinite(dur) & (dur > 0), dur, 0.0)
+    ob = col("orig_bytes")
+    rb = col("resp_bytes")
+    ccs = (lab_idx == _LABEL_INDEX["client_closed_silent"]) & (ob == 0)
+    cat = np.where(ccs & (rb > 0), REPLY_ONLY, cat)  # hung up right after the server spoke
+    cat = np.where(ccs & (rb == 0) & (np.nan_to_num(dur) >= WAITED_SECONDS), WAITED, cat)
+    if kind is not None:
+        # a known refusal reply makes any accepted connection a refusal
+        cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
+    # clients: one hash per distinct address of the chunk
+    ch = _hash_clients(otext)[ocode]
+    return ServerRows(rows=n, lab_idx=lab_idx, cat=cat, ts=ts, end=end, port=port, ob=ob, hcode=hcode,
+                      htext=htext, ocode=ocode, otext=otext, ch=ch, kind=kind, reply=reply,
+                      rc=col(RESP_CONC), oc=col(ORIG_CONC))
+
+
+def rows_of_frame(chunk: pd.DataFrame) -> ServerRows:
+    """:class:`ServerRows` of a labeled frame (``label_logs``, the Dask engine, a notebook)."""
+    n = len(chunk)
+    missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p", LABEL) if c not in chunk]
+    if missing and n:
+        raise MissingColumns(missing)
+    if not n:
+        none = np.empty(0, np.int64)
+        return _server_rows(0, none, none, np.empty(0), np.empty(0), none, np.empty(0, object), none,
+                            np.empty(0, object), lambda name: np.empty(0), None, None)
+    lab_codes, lab_uniq = pd.factorize(chunk[LABEL].to_numpy(object), use_na_sentinel=True)
+    lab_idx = np.array([_LABEL_INDEX.get(_text(u), -1) for u in lab_uniq] + [-1], np.int64)[lab_codes]
+    keep = lab_idx >= 0
+    if "proto" in chunk:
+        codes, uniq = pd.factorize(chunk["proto"].to_numpy(object), use_na_sentinel=True)
+        keep &= np.array([_text(u) == "tcp" for u in uniq] + [False], bool)[codes]
+    if "service" in chunk:
+        codes, uniq = pd.factorize(chunk["service"].to_numpy(object), use_na_sentinel=True)
+        keep &= ~np.array(["ftp-data" in _text(u) for u in uniq] + [False], bool)[codes]
+    ts = _num_col(chunk, "ts")
+    port = _num_col(chunk, "id.resp_p")
+    keep &= np.isfinite(ts) & np.isfinite(port)
+    sel = np.flatnonzero(keep)
+    # addresses: only the rows kept so far are read
+    hcode, htext = _text_codes(chunk["id.resp_h"], sel)
+    ocode, otext = _text_codes(chunk["id.orig_h"], sel)
+    ok = (hcode >= 0) & (ocode >= 0)
+    if not ok.all():
+        sel, hcode, ocode = sel[ok], hcode[ok], ocode[ok]
+    return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, lambda name: _num_col(chunk, name),
+                        _texts_or_none(chunk, KIND, sel), _texts_or_none(chunk, REPLY, sel))
+
+
+def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
+    """:class:`ServerRows` of a labeled chunk straight from its Arrow columns and per-pattern
+    labels: no pandas frame, no Python string per row (the ``report`` lane).  The same rows
+    as ``rows_of_frame(labeled.frame)``; chunks not parsed by Arrow go that way."""
+    from .columns import ArrowColumns
+
+    cols = labeled.columns
+    labels = labeled.labels
+    if not isinstance(cols, ArrowColumns) or labels is None:
+        return rows_of_frame(labeled.frame)
+    n = len(cols)
+    for name in ("ts", "id.orig_h", "id.resp_h", "id.resp_p"):
+        if not cols.has(name):
+            raise MissingColumns([name])
+    ids = labels.patterns.ids
+    lab_idx = np.array([_LABEL_INDEX.get(v.label, -1) for v in labels.verdicts], np.int64)[ids]
+    kind_of = np.array([v.refusal_kind for v in labels.verdicts], dtype=object)
+    if labels.errors:  # malformed rows: no label to count
+        lab_idx[np.fromiter(labels.errors, np.int64)] = -1
+    keep = lab_idx >= 0
+    if cols.has("proto"):
+        codes, uniq = cols.codes("proto")
+        keep &= (uniq == "tcp")[codes]
+    if cols.has("service"):
+        codes, uniq = cols.codes("service")
+        keep &= ~np.array(["ftp-data" in u for u in uniq.tolist()], bool)[codes]
+    ts = cols.numbers("ts")
+    port = cols.numbers("id.resp_p")
+    keep &= np.isfinite(ts) & np.isfinite(port)
+    sel = np.flatnonzero(keep)
+    hcode, htext = _present_codes(cols, "id.resp_h", sel)
+    ocode, otext = _present_codes(cols, "id.orig_h", sel)
+    ok = (hcode >= 0) & (ocode >= 0)
+    if not ok.all():
+        sel, hcode, ocode = sel[ok], hcode[ok], ocode[ok]
+    kind = kind_of[ids[sel]] if (kind_of != "").any() else None
+    if kind is not None and not (kind != "").any():
+        kind = None
+    reply = labels.reply[sel]
+    if not (reply != "").any():
+        reply = None
+    return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, cols.numbers, kind, reply)
+
+
+def server_rows(chunks: Iterator[LabeledChunk]) -> Iterator[ServerRows]:
+    """:func:`rows_of_labeled` of each chunk, in order (closing ``chunks`` when stopped early)."""
+    try:
+        for chunk in chunks:
+            yield rows_of_labeled(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _present_codes(cols: Columns, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of a text column at ``rows`` into its distinct texts, -1 where unset or empty."""
+    codes, uniq = cols.codes(name)
+    remap = np.where(uniq == "", -1, np.arange(len(uniq)))
+    return remap[codes[rows]], uniq
+
+
 class ServerDiagnoser:
     """Streaming per-server diagnosis: ``add`` labeled chunks, then ``finish``.
 
@@ -691,11 +847,14 @@ class ServerDiagnoser:
     one ``host:*`` entry per host (``max_folded_hosts``).
     """
 
-    def __init__(self, options: DiagnoseOptions | None = None, **overrides):
+    def __init__(self, options: DiagnoseOptions | None = None, *, plot_data: bool = True, **overrides):
         opts = options or DiagnoseOptions()
         if overrides:
             opts = DiagnoseOptions(**{**asdict(opts), **overrides})
         self.options = opts
+        # timelines and plot points only feed pictures (``--plot``, ``to_dict(plot_data=True)``),
+        # never a verdict: without them a text or JSON report is the same and cheaper
+        self.plot_data = plot_data
         self.rows = 0
         self.skipped = 0
         # endpoints: sorted keys (host id << 16 | port) -> server slot; host ids from a dict
@@ -758,59 +917,16 @@ class ServerDiagnoser:
             "hist_keys": len(self._hist) + len(self._pair_hist),
         }
 
-    def add(self, chunk: pd.DataFrame) -> None:
-        """Fold one labeled chunk into the per-server state."""
-        n = len(chunk)
-        self.rows += n
-        if not n:
+    def add(self, chunk: pd.DataFrame | ServerRows) -> None:
+        """Fold one labeled chunk (a frame, or its :class:`ServerRows`) into the per-server state."""
+        rows = chunk if isinstance(chunk, ServerRows) else rows_of_frame(chunk)
+        self.rows += rows.rows
+        self.skipped += rows.rows - len(rows.ts)
+        if not len(rows.ts):
             return
-        missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p", LABEL) if c not in chunk]
-        if missing:
-            raise MissingColumns(missing)
-        lab_codes, lab_uniq = pd.factorize(chunk[LABEL].to_numpy(object), use_na_sentinel=True)
-        lab_idx = np.array([_LABEL_INDEX.get(_text(u), -1) for u in lab_uniq] + [-1], np.int64)[lab_codes]
-        keep = lab_idx >= 0
-        if "proto" in chunk:
-            codes, uniq = pd.factorize(chunk["proto"].to_numpy(object), use_na_sentinel=True)
-            keep &= np.array([_text(u) == "tcp" for u in uniq] + [False], bool)[codes]
-        if "service" in chunk:
-            codes, uniq = pd.factorize(chunk["service"].to_numpy(object), use_na_sentinel=True)
-            keep &= ~np.array(["ftp-data" in _text(u) for u in uniq] + [False], bool)[codes]
-        ts = _num_col(chunk, "ts")
-        port = _num_col(chunk, "id.resp_p")
-        keep &= np.isfinite(ts) & np.isfinite(port)
-        sel = np.flatnonzero(keep)
-        # addresses: only the rows kept so far are read
-        hcode, htext = _text_codes(chunk["id.resp_h"], sel)
-        ocode, otext = _text_codes(chunk["id.orig_h"], sel)
-        ok = (hcode >= 0) & (ocode >= 0)
-        if not ok.all():
-            sel, hcode, ocode = sel[ok], hcode[ok], ocode[ok]
-        self.skipped += n - len(sel)
-        if not len(sel):
-            return
-        lab_idx, ts, port = lab_idx[sel], ts[sel], port[sel].astype(np.int64)
-
-        def col(name: str) -> np.ndarray:
-            return _num_col(chunk, name)[sel]
-
-        cat = np.array([LABEL_CATEGORY[name] for name in LABELS], np.int64)[lab_idx]
-        dur = col("duration")
-        end = ts + np.where(np.isfinite(dur) & (dur > 0), dur, 0.0)
-        ob = col("orig_bytes")
-        rb = col("resp_bytes")
-        ccs = (lab_idx == _LABEL_INDEX["client_closed_silent"]) & (ob == 0)
-        cat = np.where(ccs & (rb > 0), REPLY_ONLY, cat)  # hung up right after the server spoke
-        cat = np.where(ccs & (rb == 0) & (np.nan_to_num(dur) >= WAITED_SECONDS), WAITED, cat)
-        kind = _texts_or_none(chunk, KIND, sel)
-        if kind is not None:
-            # a known refusal reply makes any accepted connection a refusal
-            cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
-        reply = _texts_or_none(chunk, REPLY, sel)
-        srv = self._servers_of(hcode, htext, port)
-        # clients: one hash per distinct address of the chunk
-        ch = _hash_clients(otext)[ocode]
-        self._ingest(srv, cat, lab_idx, ts, end, ob, ocode, otext, ch, kind, reply, col(RESP_CONC), col(ORIG_CONC))
+        srv = self._servers_of(rows.hcode, rows.htext, rows.port)
+        self._ingest(srv, rows.cat, rows.lab_idx, rows.ts, rows.end, rows.ob, rows.ocode, rows.otext, rows.ch,
+                     rows.kind, rows.reply, rows.rc, rows.oc)
         self._flush()
         self._evict()
 
@@ -1089,8 +1205,9 @@ class ServerDiagnoser:
             self._pair_hist.add(np.concatenate(keys))
 
         np.add.at(S.nfinal, srv, 1)
-        self._bins_add(srv, tout, cat)
-        self._samples_add(srv, t, rc, cat)
+        if self.plot_data:
+            self._bins_add(srv, tout, cat)
+            self._samples_add(srv, t, rc, cat)
         self._amid(srv, tout, cat, b["pair"])
         self._runs_add(srv, t, tout, cat, b["ch"])
         np.maximum.at(S.frontier, srv, tout)
@@ -1538,7 +1655,9 @@ class ServerDiagnoser:
         hosts = self._host[slots].tolist()
         for j, s in enumerate(slots.tolist()):
             timeline = {"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT}
-            if anyu[j]:
+            if not self.plot_data:
+                timeline, samples = {}, {}
+            elif anyu[j]:
                 sl = int(tl_slot[j])
                 i0, i1 = i0s[j], i1s[j]
                 width = float(self._bin_width[sl])
@@ -1549,8 +1668,9 @@ class ServerDiagnoser:
                     "served": bins[i0:i1, 0].copy(),
                     "turned_away": bins[i0:i1, 1].copy(),
                 }
-            lo, hi = s_lo[j], s_hi[j]
-            samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
+            if self.plot_data:
+                lo, hi = s_lo[j], s_hi[j]
+                samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
             # label counts, most common first (ties in label order, as Counter.most_common)
             labels = dict(sorted(((LABELS[i], v) for i, v in enumerate(labs[j]) if v), key=lambda kv: -kv[1]))
             if probe[j] and s not in self._kinds and s not in self._replies and s not in self._runs:

@@ -677,9 +677,10 @@ class LabeledChunk:
     """
 
     def __init__(self, chunk: LogChunk, frame: pd.DataFrame | None = None, patterns: PatternIndex | None = None,
-                 labels: Labels | None = None):
+                 labels: Labels | None = None, columns: Columns | None = None):
         self.chunk = chunk
         self.labels = labels
+        self._columns = columns
         self._frame = frame
         self._patterns = patterns if labels is None else labels.patterns
 
@@ -687,6 +688,11 @@ class LabeledChunk:
     def patterns(self) -> PatternIndex | None:
         """Which pattern each row has (None for a frame labeled elsewhere)."""
         return self._patterns
+
+    @property
+    def columns(self) -> Columns:
+        """The columns the labels were made from (slam.log facts joined, when there were any)."""
+        return self._columns if self._columns is not None else self.chunk.columns
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -747,15 +753,20 @@ def primary_and_facts(found: Inputs, strict: bool = False) -> tuple[list[str], p
 
 def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = None, *,
                  chunk_rows: int = CHUNK_ROWS, strict: bool = False,
-                 columns: Sequence[str] | None = LABEL_COLUMNS, with_frames: bool = False) -> Iterator[LabeledChunk]:
+                 columns: Sequence[str] | None = LABEL_COLUMNS, with_frames: bool = False,
+                 deferred: Sequence[str] | None = None) -> Iterator[LabeledChunk]:
     """Read and label every row of the given logs, chunk by chunk, in input order.
 
     With conn logs and slam logs together, slam facts are joined on ``uid``;
     with slam logs alone, the slam rows are labeled themselves.  ``columns``
     limits what is parsed (``None`` parses every column, as JSON output needs).
     Reading and labeling run in a background thread a chunk or two ahead; with
-    ``with_frames`` so does making each chunk's pandas ``frame``.
+    ``with_frames`` so does making each chunk's pandas ``frame``.  Text columns named in
+    ``deferred`` (by default those only reasons read, unless frames are made) are cut from
+    the lines when asked for instead of parsed for every row.
     """
+    if deferred is None:
+        deferred = () if with_frames else TEXT_FOR_REASONS
     found = inputs if isinstance(inputs, Inputs) else find_inputs(inputs)
     primary, facts = primary_and_facts(found, strict)
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
@@ -764,7 +775,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
         for path in primary:
             # Stages, each a thread: read and scan | parse (read_log) | label (here) | the caller's.
             for chunk in ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
-                                             later=() if with_frames else TEXT_FOR_REASONS)):
+                                             later=deferred)):
                 cols = chunk.columns
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
                         cols.has("history") and (cols.codes("history")[1] != "").any()):
@@ -774,7 +785,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                 if not len(chunk):
                     continue
                 where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None
-                labeled = LabeledChunk(chunk, labels=label_columns(cols, options, chunk.errors, where))
+                labeled = LabeledChunk(chunk, labels=label_columns(cols, options, chunk.errors, where), columns=cols)
                 if with_frames:
                     labeled.frame  # noqa: B018 - made here, in the background thread
                 yield labeled
