@@ -649,6 +649,36 @@ def _json_text(value: object) -> object:
     return value if isinstance(value, str) else str(value)
 
 
+#: One block of a log as scanned: its bytes, where its newlines are, whether every byte is one
+#: Zeek writes raw, and its runs of lines (first, past-last line; first, past-last byte;
+#: whether the run is lines to take one by one; whether it is clean).
+ScannedBlock = tuple[bytearray, np.ndarray, bool, list[tuple[int, int, int, int, bool, bool]]]
+
+
+def _scanned(path: str) -> Iterator[ScannedBlock]:
+    """Blocks with their newlines found, their bytes checked and their lines split into runs: a
+    pipeline stage of its own (a thread ahead of the parse, which is the busier)."""
+    for block in _byte_blocks(path, FAST_BLOCK):
+        values = np.frombuffer(block, dtype=np.uint8)
+        newlines = np.flatnonzero(values == 10)
+        clean = _is_clean(block, len(newlines))
+        nlines = len(newlines) + 1
+        # Runs of clean data lines, and runs of lines to take one by one: '#' lines, empty
+        # lines, and lines holding bytes Zeek never writes raw.
+        starts = np.concatenate(([0], newlines + 1))
+        ends = np.append(newlines, len(block))
+        head = values[np.minimum(starts, max(len(block) - 1, 0))] if len(block) else np.zeros(1, dtype=np.uint8)
+        dirty = np.zeros(nlines, dtype=bool)
+        if not clean:
+            bad = ((values < 0x20) & (values != 9) & (values != 10)) | (values >= 0x7F)
+            dirty[np.searchsorted(newlines, np.flatnonzero(bad))] = True
+        special = (starts == ends) | (head == ord("#")) | dirty
+        edges = np.flatnonzero(np.diff(special.view(np.int8))) + 1
+        runs = [(a, b, int(starts[a]), int(ends[b - 1]), bool(special[a]), not dirty[a:b].any())
+                for a, b in zip([0, *edges.tolist()], [*edges.tolist(), nlines])]
+        yield block, newlines, clean, runs
+
+
 def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS,
              strict: bool = False, later: Sequence[str] = ()) -> Iterator[LogChunk]:
     """Read one Zeek log (TSV or JSON, plain or gzip, or '-' for stdin) in chunks.
@@ -745,42 +775,22 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
                 yield from slow(_decode(data).split("\n"), first + a, True)
                 yield from flush()
                 continue
-            yield emit(LogChunk(source, "tsv", kind, header, None, list(range(first + a, first + b)),
+            yield emit(LogChunk(source, "tsv", kind, header, None, range(first + a, first + b),
                                 clean=True, data=data, table=table, numeric=numeric,
                                 newlines=newlines[a:b - 1] - start, later=deferred))
 
-    def scanned() -> Iterator[tuple[bytearray, np.ndarray, bool]]:
-        """Blocks with their newlines found and their bytes checked: a pipeline stage of its own."""
-        for block in _byte_blocks(path, FAST_BLOCK):
-            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-            yield block, newlines, _is_clean(block, len(newlines))
-
     number = 1
-    for block, newlines, clean in ahead(scanned()):
+    for block, newlines, clean, runs in ahead(_scanned(path)):
         view = memoryview(block)
-        nlines = len(newlines) + 1
         if fmt in ("tsv", ""):
-            # Split the block into runs of clean data lines, and runs of lines to take one by one:
-            # '#' lines, empty lines, and lines holding bytes Zeek never writes raw.
-            starts = np.concatenate(([0], newlines + 1))
-            ends = np.append(newlines, len(block))
-            values = np.frombuffer(block, dtype=np.uint8)
-            head = values[np.minimum(starts, max(len(block) - 1, 0))] if len(block) else np.zeros(1, dtype=np.uint8)
-            dirty = np.zeros(nlines, dtype=bool)
-            if not clean:
-                bad = ((values < 0x20) & (values != 9) & (values != 10)) | (values >= 0x7F)
-                dirty[np.searchsorted(newlines, np.flatnonzero(bad))] = True
-            special = (starts == ends) | (head == ord("#")) | dirty
-            edges = np.flatnonzero(np.diff(special.view(np.int8))) + 1
-            for a, b in zip([0, *edges.tolist()], [*edges.tolist(), nlines]):
-                lo, hi = int(starts[a]), int(ends[b - 1])
-                if special[a] or fmt != "tsv" or state.header is None or len(state.header.separator) != 1:
-                    yield from slow(_decode(view[lo:hi]).split("\n"), number + a, not dirty[a:b].any())
+            for a, b, lo, hi, special, run_clean in runs:
+                if special or fmt != "tsv" or state.header is None or len(state.header.separator) != 1:
+                    yield from slow(_decode(view[lo:hi]).split("\n"), number + a, run_clean)
                 else:
                     yield from fast(view[lo:hi], number + a, newlines[a:b - 1] - lo)
         else:
             yield from slow(_decode(block).split("\n"), number, clean)
-        number += nlines
+        number += len(newlines) + 1
     yield from flush()
 
 
