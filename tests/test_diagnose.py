@@ -19,6 +19,7 @@ from zeekslam.diagnose import (
     diagnose,
     find,
     parse_endpoint,
+    rows_of_frame,
     why,
 )
 from zeekslam.diagnose import _open_counts as open_counts
@@ -257,13 +258,16 @@ def test_resp_concurrent_column_is_used_when_present():
 def test_state_stays_bounded_on_a_long_stream():
     base = pd.concat(frames("mixed_dev"), ignore_index=True)
     span = base.ts.max() - base.ts.min() + 30
-    diag = ServerDiagnoser(max_pending=500, max_window=300, horizon=20, sample_points=40, sample_served=20, max_bins=50)
+    # a batch a chunk (its rows about a server's door), so that the state is checked after every fold
+    diag = ServerDiagnoser(max_pending=500, max_window=300, horizon=20, sample_points=40, sample_served=20, max_bins=50,
+                           batch_rows=len(rows_of_frame(base)))
     for i in range(60):
         chunk = base.copy()
         chunk["ts"] = chunk["ts"] + i * span
         diag.add(chunk)
         size = diag.state_size()
         assert size["servers"] == 3
+        assert size["held"] == 0
         assert size["pending"] <= 500 + len(base)
         assert size["window"] <= 300
         assert size["samples"] <= 3 * (40 + 20)
@@ -460,3 +464,43 @@ def test_folded_hosts_count_distinct_clients_up_to_eight():
         diag.add(r)
     out = by_server(diag.finish())
     assert "from 8+ client(s)" in out[f"{host}:*"].summary
+
+
+def _scan_stream() -> list[pd.DataFrame]:
+    """Real lab rows (mixed_dev's servers, port_closed's rejected SYNs re-aimed at 40 closed ports,
+    shifted in time): enough endpoints for folding to happen many times."""
+    closed = pd.concat(frames("port_closed"), ignore_index=True)
+    parts = [*frames("mixed_dev")]
+    for i, port in enumerate(range(3000, 3040)):
+        parts.append(closed.assign(**{"id.resp_p": float(port), "ts": closed.ts + i}))
+    return [pd.concat(parts, ignore_index=True)]
+
+
+@pytest.mark.parametrize("batch_rows", [7, 100, 100_000])
+def test_report_does_not_depend_on_how_the_input_was_cut(batch_rows):
+    whole = _scan_stream()[0]
+    texts = set()
+    for cut in (1, 13, 250, len(whole)):
+        diag = ServerDiagnoser(max_probe_servers=8, batch_rows=batch_rows)
+        for start in range(0, len(whole), cut):
+            diag.add(whole.iloc[start:start + cut].reset_index(drop=True))
+        assert diag.rows == len(whole)
+        assert diag.state_size()["held"] < batch_rows
+        out = diag.finish()
+        texts.add(render_text(out) + render_json(out))
+    assert len(texts) == 1
+    # and folding did happen: the closed ports are (partly) one host:* entry
+    assert "127.0.0.1:*" in next(iter(texts))
+
+
+def test_server_rows_concat_gives_each_address_one_code():
+    from zeekslam.diagnose import ServerRows
+
+    a = rows_of_frame(frames("mixed_dev")[0])
+    b = rows_of_frame(frames("crash_day")[0])
+    both = ServerRows.concat([a.slice(0, 10), b, a.slice(10, len(a))])
+    assert len(both) == len(a) + len(b)
+    assert len(set(both.otext.tolist())) == len(both.otext)  # distinct texts, one code each
+    assert both.otext[both.ocode].tolist() == (a.otext[a.ocode[:10]].tolist() + b.otext[b.ocode].tolist()
+                                               + a.otext[a.ocode[10:]].tolist())
+    np.testing.assert_array_equal(both.ts, np.concatenate([a.ts[:10], b.ts, a.ts[10:]]))

@@ -214,6 +214,10 @@ class DiagnoseOptions:
     """Refusals a client needs before it can be called always refused."""
     min_crash_events: int = 3
     """Consecutive reset/rejected/unanswered connections that make a crash window."""
+    batch_rows: int = 65_536
+    """Rows (of those about a server's door) folded into the state at a time, whatever chunks
+    the input came in: a report does not depend on how its input was cut (Zeek TSV or JSON,
+    chunk size, Dask partitions).  Caps are enforced, and scan targets folded, once per batch."""
     max_pending: int = 200_000
     """Events (all servers) waiting for their concurrency; beyond it the oldest are finalized."""
     max_window: int = 200_000
@@ -703,6 +707,52 @@ class ServerRows:
     rc: np.ndarray  # resp_concurrent from slam.log (NaN when not joined)
     oc: np.ndarray  # orig_concurrent, likewise
 
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def slice(self, start: int, stop: int) -> ServerRows:
+        """Rows ``start:stop`` (views; the address texts are shared)."""
+        cut = {name: None if value is None else value[start:stop] for name, value in self._per_row().items()}
+        return ServerRows(rows=stop - start, htext=self.htext, otext=self.otext, **cut)
+
+    @classmethod
+    def concat(cls, parts: Sequence[ServerRows]) -> ServerRows:
+        """The rows of ``parts`` in order; each address text gets one code."""
+        per_row = [p._per_row() for p in parts]
+        joined: dict[str, np.ndarray | None] = {}
+        for name in per_row[0]:
+            if name in ("hcode", "ocode"):
+                continue
+            values = [row[name] for row in per_row]
+            if all(v is None for v in values):
+                joined[name] = None
+            else:  # kind/reply: a part with none has "" in every row
+                joined[name] = np.concatenate([_empty_texts(len(p)) if v is None else v
+                                               for p, v in zip(parts, values, strict=True)])
+        joined["hcode"], htext = _merge_codes([(p.hcode, p.htext) for p in parts])
+        joined["ocode"], otext = _merge_codes([(p.ocode, p.otext) for p in parts])
+        return cls(rows=sum(p.rows for p in parts), htext=htext, otext=otext, **joined)
+
+    def _per_row(self) -> dict[str, np.ndarray | None]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if name not in ("rows", "htext", "otext")}
+
+
+def _merge_codes(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into one table of distinct texts, from (codes, texts) of several parts."""
+    index: dict[str, int] = {}
+    merged = []
+    for codes, texts in parts:
+        remap = np.fromiter((index.setdefault(t, len(index)) for t in texts.tolist()), np.int64, len(texts))
+        merged.append(remap[codes])
+    return np.concatenate(merged), np.array(list(index), dtype=object)
+
+
+def _empty_texts(n: int) -> np.ndarray:
+    texts = np.empty(n, dtype=object)
+    texts[:] = ""
+    return texts
+
 
 def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, port: np.ndarray,
                  hcode: np.ndarray, htext: np.ndarray, ocode: np.ndarray, otext: np.ndarray,
@@ -857,6 +907,8 @@ class ServerDiagnoser:
         self.plot_data = plot_data
         self.rows = 0
         self.skipped = 0
+        self._held: list[ServerRows] = []  # rows taken, not yet folded (fewer than batch_rows)
+        self._nheld = 0
         # endpoints: sorted keys (host id << 16 | port) -> server slot; host ids from a dict
         # of host texts (only hosts with a live endpoint), so a chunk maps its endpoints
         # with a few numpy passes and Python work only for hosts never seen before
@@ -915,15 +967,36 @@ class ServerDiagnoser:
             "folded_hosts": len(self._fold_id),
             "open_runs": len(self._open),
             "hist_keys": len(self._hist) + len(self._pair_hist),
+            "held": self._nheld,
         }
 
     def add(self, chunk: pd.DataFrame | ServerRows) -> None:
-        """Fold one labeled chunk (a frame, or its :class:`ServerRows`) into the per-server state."""
+        """Take one labeled chunk (a frame, or its :class:`ServerRows`); its rows are folded into
+        the per-server state ``batch_rows`` at a time."""
         rows = chunk if isinstance(chunk, ServerRows) else rows_of_frame(chunk)
         self.rows += rows.rows
-        self.skipped += rows.rows - len(rows.ts)
-        if not len(rows.ts):
-            return
+        self.skipped += rows.rows - len(rows)
+        if len(rows):
+            self._held.append(rows)
+            self._nheld += len(rows)
+        while self._nheld >= self.options.batch_rows:
+            self._fold_rows(self._take_held(self.options.batch_rows))
+
+    def _take_held(self, n: int) -> ServerRows:
+        """The first ``n`` rows held, as one :class:`ServerRows`; the rest stay held."""
+        parts, got = [], 0
+        while got < n:
+            part = self._held.pop(0)
+            if got + len(part) > n:
+                cut = n - got
+                part, rest = part.slice(0, cut), part.slice(cut, len(part))
+                self._held.insert(0, rest)
+            parts.append(part)
+            got += len(part)
+        self._nheld -= got
+        return parts[0] if len(parts) == 1 else ServerRows.concat(parts)
+
+    def _fold_rows(self, rows: ServerRows) -> None:
         srv = self._servers_of(rows.hcode, rows.htext, rows.port)
         self._ingest(srv, rows.cat, rows.lab_idx, rows.ts, rows.end, rows.ob, rows.ocode, rows.otext, rows.ch,
                      rows.kind, rows.reply, rows.rc, rows.oc)
@@ -932,6 +1005,8 @@ class ServerDiagnoser:
 
     def finish(self) -> list[ServerDiagnosis]:
         """Verdicts for every server seen, worst first."""
+        if self._nheld:
+            self._fold_rows(self._take_held(self._nheld))
         self._flush(final=True)
         for srv in list(self._open):
             self._close_run(srv, None)
