@@ -740,12 +740,11 @@ class ServerRows:
 
 def _merge_codes(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Codes into one table of distinct texts, from (codes, texts) of several parts."""
-    index: dict[str, int] = {}
-    merged = []
-    for codes, texts in parts:
-        remap = np.fromiter((index.setdefault(t, len(index)) for t in texts.tolist()), np.int64, len(texts))
-        merged.append(remap[codes])
-    return np.concatenate(merged), np.array(list(index), dtype=object)
+    # one hash pass over all the parts' texts (object hashes: undecodable bytes are fine)
+    remap, distinct = pd.factorize(np.concatenate([texts for _, texts in parts]))
+    offsets = np.cumsum([0] + [len(texts) for _, texts in parts])
+    merged = np.concatenate([remap[offset + codes] for (codes, _), offset in zip(parts, offsets.tolist())])
+    return merged, np.asarray(distinct, dtype=object)
 
 
 def _empty_texts(n: int) -> np.ndarray:
