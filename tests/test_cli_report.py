@@ -121,3 +121,13 @@ def test_help_ends_with_an_example():
     assert r.exit_code == 0
     assert "Examples:" in r.output
     assert "  zeekslam report tests/data/lab/mixed_dev/json/conn.log" in r.output
+
+
+def test_progress_goes_to_stderr_and_leaves_the_report_alone(tmp_path):
+    quiet = CliRunner().invoke(cli, ["report", MIXED, "-o", str(tmp_path / "a.txt"), "--no-progress"])
+    loud = CliRunner().invoke(cli, ["report", MIXED, "-o", str(tmp_path / "b.txt"), "--progress"])
+    assert quiet.exit_code == loud.exit_code == 0
+    assert "rows read" not in quiet.stderr
+    rows = sum(1 for line in Path(MIXED).read_text().splitlines() if line.strip())
+    assert f"zeekslam: {rows:,} rows read; diagnosing ..." in loud.stderr
+    assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .ahead import ahead
@@ -24,13 +26,15 @@ _DEFAULTS = DiagnoseOptions()
 @click.option("--why", "why_server", metavar="IP:PORT",
               help="Walk the classic hypotheses (bad ACK, limit, crash, IP not allowed, middlebox) for one server")
 @click.option("--problems-only", is_flag=True, help="Leave healthy servers out of the text report")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a running row count on stderr (default: when stderr is a terminal)")
 @click.option("--horizon", type=click.FloatRange(0), default=_DEFAULTS.horizon, show_default=True,
               help="Seconds to wait for later-logged sessions that overlapped a refusal")
 @click.option("--window", type=click.FloatRange(0), default=_DEFAULTS.window, show_default=True,
               help="A refused client counts as singled out when others were served within this many seconds")
 @label_options
 @engine_options
-def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, prompt_s, long_wait,
+def report(logs, fmt, output, plot, why_server, problems_only, progress, horizon, window, prompt_s, long_wait,
            server_first_ports, short_reply_max, engine, scheduler):
     """Diagnose each server: IP allow-list, connection limit, crash, closed or filtered port.
 
@@ -56,8 +60,13 @@ def report(logs, fmt, output, plot, why_server, problems_only, horizon, window, 
             labeled = label_chunks(inputs, options, columns=columns, deferred=())
             # what the diagnoser reads of each chunk, made a chunk ahead in a thread of its own
             frames = ahead(server_rows(labeled))
+        show = sys.stderr.isatty() if progress is None else progress
         for chunk in frames:
             diagnoser.add(chunk)
+            if show:
+                click.echo(f"\rzeekslam: {diagnoser.rows:,} rows read", err=True, nl=False)
+        if show:
+            click.echo(f"\rzeekslam: {diagnoser.rows:,} rows read; diagnosing ...", err=True)
         diagnoses = diagnoser.finish()
         target = find(diagnoses, why_server) if why_server else None
         if plot:
