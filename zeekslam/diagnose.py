@@ -10,11 +10,14 @@ after serving them before (``service_crash``), or never (``port_closed``,
 cause explains are ``mixed`` (when two causes together do) or ``undetermined``; a
 server without door events is ``healthy``.
 
-It streams.  :class:`ServerDiagnoser` takes labeled chunks (the frames
-``zeekslam.label.label_logs`` yields) one at a time; each chunk costs a handful of
-numpy passes whatever the number of servers (per-server state lives in columns
-indexed by a server slot, pending events and session intervals in global arrays
-with a server column).
+It streams.  :class:`ServerDiagnoser` takes labeled chunks one at a time: the frames
+``zeekslam.label.label_logs`` yields, or their :class:`ServerRows` (what the diagnosis
+reads of a chunk, made from Arrow columns without a frame by :func:`rows_of_labeled`).
+It folds their rows into its state ``batch_rows`` at a time, whatever the chunking, so
+the result does not depend on how the input was cut; each batch costs a few dozen
+numpy passes whatever the number of servers (per-server state lives in columns indexed
+by a server slot, pending events and session intervals in global arrays with a server
+column).
 
 Concurrency at accept time
 --------------------------
