@@ -132,3 +132,80 @@ def test_a_new_header_block_when_the_columns_change(tmp_path):
     back = pd.concat(c.frame for c in read_log(str(out)))
     assert len(back) == 21 + 3
     assert back.loc[back["proto"] == "tcp", "slam.label"].notna().all()  # non-TCP rows: unset (-)
+
+
+# ---- the column-at-a-time row dicts and the templated ECS lines, against the row-by-row reference
+
+
+def _reference_rows(labeled):
+    """rows_as_dicts as it was written first: one row at a time, every field through _typed."""
+    import numpy as np
+
+    from zeekslam.write import _typed, raw_line, safe_text
+
+    chunk, header = labeled.chunk, labeled.chunk.header
+    values = np.column_stack([labeled.column(name) for name in LABEL_FIELDS])
+    labels = [["" if v is None or v != v else v for v in row] for row in values.tolist()]
+    for i in range(len(chunk)):
+        extra = {k: safe_text(str(v)) for k, v in zip(LABEL_FIELDS, labels[i]) if v != "" or k == "slam.label"}
+        if i in chunk.errors:
+            row = {"_source": chunk.source, "_line": chunk.line_numbers[i], "_raw": safe_text(raw_line(labeled, i))}
+        elif chunk.raw is not None and header is not None:
+            row = {}
+            for name, ztype, raw in zip(header.fields, header.types, chunk.raw[i].split(header.separator)):
+                value = _typed(raw, ztype, header)
+                if value is not None:
+                    row[name] = value
+        else:
+            continue  # JSON records: one code path, not compared here
+        row.update(extra)
+        yield row
+
+
+def _lab_and_wild_tsv():
+    from conftest import SCENARIOS, WILD
+
+    paths = [LAB / s / "tsv" / "conn.log" for s in SCENARIOS if (LAB / s / "tsv" / "conn.log").exists()]
+    return paths + sorted(p for p in WILD.iterdir() if p.suffix == ".log" and "json" not in p.name)
+
+
+def _hostile_log(tmp_path):
+    rows = [conn_row(uid=f"C{i}", history=h, state=s, service=svc, duration=d, ob=ob)
+            for i, (h, s, svc, d, ob) in enumerate([
+                ("ShAfFa", "SF", "ftp", "0.2", "0"), ("S", "S0", "-", "-", "-"),
+                ("ShAdDaFf", "SF", "=cmd|' /C calc'!A0", "nan", "12"), ("ShAr", "RSTR", "(empty)", "inf", "1e400"),
+                ("ShA\\x1b[2J", "SF", "http,ftp", "1.5", "7"), ("Sh\tA", "SF", "x", "1", "2"),
+            ])]
+    return write_generated(tmp_path / "conn.log", tsv_header() + rows)
+
+
+def test_row_dicts_equal_the_row_by_row_reference(tmp_path):
+    from zeekslam.write import rows_as_dicts
+
+    checked = 0
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path)]:
+        for labeled in label_chunks([str(path)], columns=None):
+            if labeled.chunk.raw is None or labeled.chunk.header is None:
+                continue
+            fast = list(rows_as_dicts(labeled))
+            slow = list(_reference_rows(labeled))
+            assert [list(r.items()) for r in fast] == [list(r.items()) for r in slow], path
+            checked += len(fast)
+    assert checked > 1000
+
+
+def test_ecs_lines_equal_json_dumps_of_the_documents(tmp_path):
+    from zeekslam.write import ecs_document, ecs_lines, rows_as_dicts
+
+    checked = 0
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), LAB / "mixed_dev" / "json" / "conn.log"]:
+        for labeled in label_chunks([str(path)], columns=None):
+            rows = list(rows_as_dicts(labeled))
+            assert list(ecs_lines(rows)) == [json.dumps(ecs_document(r), ensure_ascii=True, allow_nan=False)
+                                              for r in rows], path
+            checked += len(rows)
+    assert checked > 1000
+    # the types json.dumps handles, through the templates too
+    odd = [{"ts": 1.5, "slam.label": "completed", "uid": None, "history": ["a", 1], "service": "x,y",
+            "missed_bytes": True, "id.orig_p": 2**70, "duration": 0.25}]
+    assert list(ecs_lines(odd)) == [json.dumps(ecs_document(odd[0]), ensure_ascii=True, allow_nan=False)]

@@ -16,7 +16,9 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii as _encode_ascii
+from typing import Any
 
 import numpy as np
 
@@ -314,13 +316,27 @@ def _typed(raw: str, ztype: str, header: Header) -> object:
 def rows_as_dicts(labeled: LabeledChunk) -> Iterator[dict]:
     """Every row of a labeled chunk as a flat dict (Zeek JSON style), label fields last."""
     chunk = labeled.chunk
-    labels = _label_values(labeled)
     header = chunk.header
-    for i in range(len(chunk)):
-        extra = {k: safe_text(str(v)) for k, v in zip(LABEL_FIELDS, labels[i]) if v != "" or k == "slam.label"}
+    n = len(chunk)
+    extras = _label_dicts(labeled)
+    columns = None
+    if chunk.raw is not None and header is not None:
+        good = [i for i in range(n) if i not in chunk.errors]
+        columns = _typed_columns([chunk.raw[i] for i in good], header)
+    if columns is not None:  # Zeek TSV, every good line with its header's fields: a column at a time
+        names = header.fields
+        rows = iter(zip(*columns))
+        for i in range(n):
+            if i in chunk.errors:
+                row = _malformed_row(labeled, i)
+            else:
+                row = {name: value for name, value in zip(names, next(rows)) if value is not None}
+            row.update(extras[i])
+            yield row
+        return
+    for i in range(n):  # JSON records, or lines whose field count differs from their header's
         if i in chunk.errors:
-            row: dict = {"_source": chunk.source, "_line": chunk.line_numbers[i],
-                         "_raw": safe_text(raw_line(labeled, i))}
+            row = _malformed_row(labeled, i)
         elif chunk.raw is not None and header is not None:
             values = chunk.raw[i].split(header.separator)
             row = {}
@@ -330,8 +346,59 @@ def rows_as_dicts(labeled: LabeledChunk) -> Iterator[dict]:
                     row[name] = value
         else:
             row = {k: _json_safe(v) for k, v in (chunk.records or [{}])[i].items()}
-        row.update(extra)
+        row.update(extras[i])
         yield row
+
+
+def _malformed_row(labeled: LabeledChunk, i: int) -> dict:
+    chunk = labeled.chunk
+    return {"_source": chunk.source, "_line": chunk.line_numbers[i], "_raw": safe_text(raw_line(labeled, i))}
+
+
+def _label_dicts(labeled: LabeledChunk) -> Sequence[dict]:
+    """Each row's slam.* members ('' values left out, but never slam.label), made safe once per
+    distinct set of values (rows of one pattern share theirs: they are only read)."""
+
+    def members(values: Sequence[object]) -> dict:
+        texts = ("" if v is None or v != v else str(v) for v in values)
+        return {name: safe_text(t) for name, t in zip(LABEL_FIELDS, texts) if t != "" or name == "slam.label"}
+
+    if labeled.labels is None:  # a frame labeled elsewhere (the Dask engine)
+        return [members(row) for row in _label_values(labeled)]
+    distinct, index = labeled.labels.distinct()
+    dicts = [members(values) for values in distinct]
+    return [dicts[i] for i in index.tolist()]
+
+
+def _typed_columns(lines: list[str], header: Header) -> list[list[object]] | None:
+    """The typed values (:func:`_typed`) of each column of the lines, None where unset; None
+    if some line does not have its header's number of fields."""
+    split = [line.split(header.separator) for line in lines]
+    nfields = len(header.fields)
+    if any(len(values) != nfields for values in split):
+        return None
+    if not split:
+        return [[] for _ in header.fields]
+    return [_typed_column(column, ztype, header) for column, ztype in zip(zip(*split), header.types)]
+
+
+def _typed_column(raw: Sequence[str], ztype: str, header: Header) -> list[object]:
+    """:func:`_typed` of each value of one column: numbers parsed in one go where every value is
+    a plain one, anything else once per distinct value (a column repeats a few values)."""
+    unset = header.unset_field
+    if ztype in ("count", "int", "port") and all(v.isdigit() or v == unset for v in raw):
+        return [None if v == unset else int(v) for v in raw]
+    if ztype in ("time", "interval", "double"):
+        try:
+            numbers = [None if v == unset else float(v) for v in raw]
+        except ValueError:
+            numbers = None
+        if numbers is not None and all(v is None or math.isfinite(v) for v in numbers):
+            return numbers
+    if ztype.startswith(("set[", "vector[", "table[")):
+        return [_typed(v, ztype, header) for v in raw]  # a list each: not shared between rows
+    cache = {v: _typed(v, ztype, header) for v in dict.fromkeys(raw)}
+    return [cache[v] for v in raw]
 
 
 def _json_safe(value: object) -> object:
@@ -566,16 +633,30 @@ def _nest(flat: dict) -> dict:
 
 def ecs_document(row: dict) -> dict:
     """One labeled row as a nested ECS document (zeek.* and zeekslam.* hold the rest)."""
+    return _nest(_ecs_flat(row))
+
+
+def _ecs_flat(row: dict, seconds: dict[int, str] | None = None) -> dict:
+    """The ECS document of a row as flat dotted names, in the order :func:`_nest` nests them.
+    ``seconds`` remembers the text of each whole second of ``@timestamp`` between calls."""
     flat: dict = {"ecs.version": ECS_VERSION, "event.module": "zeek", "event.dataset": "zeek.connection"}
     label = row.get("slam.label", "")
     if "_raw" in row:
         flat.update({"event.kind": "pipeline_error", "event.original": row["_raw"],
                      "error.message": row.get("slam.reason", ""), "log.file.path": row.get("_source"),
                      "zeekslam.label": "malformed"})
-        return _nest(flat)
+        return flat
     ts = row.get("ts")
     if isinstance(ts, int | float):
-        flat["@timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
+        second = math.floor(ts)  # what gmtime keeps of it
+        text = seconds.get(second) if seconds is not None else None
+        if text is None:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+            if seconds is not None:
+                if len(seconds) > 4096:
+                    seconds.clear()
+                seconds[second] = text
+        flat["@timestamp"] = text + f".{int(ts % 1 * 1e6):06d}Z"
     flat["event.kind"] = "event"
     flat["event.category"] = ["network"]
     flat["event.type"] = ["connection", "denied"] if label in _ECS_DENIED else ["connection"]
@@ -588,24 +669,85 @@ def ecs_document(row: dict) -> dict:
             flat[field] = row[name]
     if row.get("service"):
         flat["network.protocol"] = str(row["service"]).split(",")[0]
-    for name in ("history", "conn_state", "missed_bytes", "service"):
+    for name, field in _ECS_ZEEK:
         if name in row:
-            flat[f"zeek.connection.{name}"] = row[name]
+            flat[field] = row[name]
     if label:
         flat["event.action"] = label
         flat["event.reason"] = row.get("slam.reason", "")
-    for name in LABEL_FIELDS:
+    for name, field in _ECS_LABELS:
         if row.get(name):
-            flat["zeekslam." + name.split(".", 1)[1]] = row[name]
-    return _nest(flat)
+            flat[field] = row[name]
+    return flat
+
+
+_ECS_ZEEK = [(name, f"zeek.connection.{name}") for name in ("history", "conn_state", "missed_bytes", "service")]
+_ECS_LABELS = [(name, "zeekslam." + name.split(".", 1)[1]) for name in LABEL_FIELDS]
+
+
+def _float_json(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError("Out of range float values are not JSON compliant")  # as json.dumps says
+    return float.__repr__(value)
+
+
+def _list_json(value: list) -> str:
+    if all(type(v) is str for v in value):
+        return "[" + ", ".join(map(_encode_ascii, value)) + "]"
+    return json.dumps(value, ensure_ascii=True, allow_nan=False)
+
+
+def _other_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=True, allow_nan=False)
+
+
+#: json.dumps(v, ensure_ascii=True, allow_nan=False) by exact type, C functions for the common ones.
+_JSON_BY_TYPE: dict[type, Callable[[Any], str]] = {
+    str: _encode_ascii, int: int.__repr__, float: _float_json, list: _list_json,
+    bool: lambda v: "true" if v else "false", type(None): lambda v: "null",
+}
+
+
+def _ecs_template(shape: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The JSON text of a document with the flat names ``shape``, nested as :func:`_nest`
+    does, with ``%s`` where each value goes; and the names in the order they fill in."""
+    names: list[str] = []
+
+    def text(node: dict) -> str:
+        items = []
+        for key, value in node.items():
+            member = _encode_ascii(key).replace("%", "%%") + ": "
+            if isinstance(value, dict):
+                items.append(member + text(value))
+            else:
+                items.append(member + "%s")
+                names.append(value)
+        return "{" + ", ".join(items) + "}"
+
+    return text(_nest({name: name for name in shape})), tuple(names)
+
+
+def ecs_lines(rows: Iterable[dict]) -> Iterator[str]:
+    """``json.dumps(ecs_document(row), ensure_ascii=True)`` for each row: the same text,
+    written through one template per set of fields present instead of nested dicts."""
+    templates: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
+    seconds: dict[int, str] = {}
+    for row in rows:
+        flat = _ecs_flat(row, seconds)
+        shape = tuple(flat)
+        found = templates.get(shape)
+        if found is None:
+            found = templates[shape] = _ecs_template(shape)
+        template, names = found
+        by_type = _JSON_BY_TYPE.get
+        yield template % tuple([by_type(type(v), _other_json)(v) for v in map(flat.__getitem__, names)])
 
 
 def write_ecs(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
     """One ECS JSON document per line (nested objects), ASCII only."""
     for labeled in chunks:
         if len(labeled.chunk):
-            yield "\n".join(json.dumps(ecs_document(row), ensure_ascii=True, allow_nan=False)
-                             for row in rows_as_dicts(labeled))
+            yield "\n".join(ecs_lines(rows_as_dicts(labeled)))
 
 
 WRITERS = {"zeek": write_zeek, "json": write_json, "ecs": write_ecs, "csv": write_csv}
