@@ -209,3 +209,25 @@ def test_ecs_lines_equal_json_dumps_of_the_documents(tmp_path):
     odd = [{"ts": 1.5, "slam.label": "completed", "uid": None, "history": ["a", 1], "service": "x,y",
             "missed_bytes": True, "id.orig_p": 2**70, "duration": 0.25}]
     assert list(ecs_lines(odd)) == [json.dumps(ecs_document(odd[0]), ensure_ascii=True, allow_nan=False)]
+
+
+def test_csv_cells_a_column_at_a_time_equal_the_row_by_row_cells(tmp_path):
+    from zeekslam.write import _csv_columns, _csv_rows, rows_as_dicts
+
+    odd = write_generated(tmp_path / "odd.log", tsv_header() + [
+        conn_row(uid="C1", service="=SUM(A1)", ob="007", rb="0", history="ShAdDaFf"),
+        conn_row(uid="+C2", service="(empty)", ob="-", rb="10", history="S"),
+        conn_row(uid="C\\x09", service="a,b", duration="1.500000", history="ShAr", state="RSTR"),
+        conn_row(uid='C"4', service="-x", duration="0.000727"),
+    ])
+    checked = 0
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), odd]:
+        for labeled in label_chunks([str(path)], columns=None):
+            columns = _csv_columns(labeled)
+            fast = _csv_rows(labeled, columns + ["not_in_this_chunk"])
+            if fast is None:
+                continue
+            slow = [tuple(csv_cell(row.get(c)) for c in columns) + ("",) for row in rows_as_dicts(labeled)]
+            assert list(fast) == slow, path
+            checked += len(slow)
+    assert checked > 1000

@@ -358,16 +358,22 @@ def _malformed_row(labeled: LabeledChunk, i: int) -> dict:
 def _label_dicts(labeled: LabeledChunk) -> Sequence[dict]:
     """Each row's slam.* members ('' values left out, but never slam.label), made safe once per
     distinct set of values (rows of one pattern share theirs: they are only read)."""
+    dicts, index = _label_dict_table(labeled)
+    return [dicts[i] for i in index]
+
+
+def _label_dict_table(labeled: LabeledChunk) -> tuple[list[dict], list[int]]:
+    """(The distinct slam.* member dicts of a chunk, which one each row has)."""
 
     def members(values: Sequence[object]) -> dict:
         texts = ("" if v is None or v != v else str(v) for v in values)
         return {name: safe_text(t) for name, t in zip(LABEL_FIELDS, texts) if t != "" or name == "slam.label"}
 
     if labeled.labels is None:  # a frame labeled elsewhere (the Dask engine)
-        return [members(row) for row in _label_values(labeled)]
+        rows = [members(row) for row in _label_values(labeled)]
+        return rows, list(range(len(rows)))
     distinct, index = labeled.labels.distinct()
-    dicts = [members(values) for values in distinct]
-    return [dicts[i] for i in index.tolist()]
+    return [members(values) for values in distinct], index.tolist()
 
 
 def _typed_columns(lines: list[str], header: Header) -> list[list[object]] | None:
@@ -583,6 +589,55 @@ def _csv_columns(labeled: LabeledChunk) -> list[str]:
     return [n for n in names if n not in LABEL_FIELDS] + LABEL_FIELDS
 
 
+def _csv_rows(labeled: LabeledChunk, columns: list[str]) -> Iterator[tuple[str, ...]] | None:
+    """The CSV cells of a Zeek TSV chunk a column at a time: the same cells as
+    ``csv_cell(row.get(c))`` of :func:`rows_as_dicts`.  None for chunks that take the
+    row-by-row way (malformed rows, input with slam.* columns of its own)."""
+    chunk = labeled.chunk
+    header = chunk.header
+    if chunk.errors or chunk.raw is None or header is None or set(header.fields) & set(LABEL_FIELDS):
+        return None
+    split = [line.split(header.separator) for line in chunk.raw]
+    if any(len(values) != len(header.fields) for values in split):
+        return None
+    n = len(chunk)
+    raw_columns = dict(zip(header.fields, zip(*split))) if split else {}
+    types = dict(zip(header.fields, header.types))
+    dicts, index = _label_dict_table(labeled)
+    cells: list[Sequence[str]] = []
+    for name in columns:
+        if name in raw_columns:
+            cells.append(_csv_column(raw_columns[name], types[name], header))
+        elif name in LABEL_FIELDS:
+            table = [csv_cell(d.get(name)) for d in dicts]
+            cells.append([table[i] for i in index])
+        else:
+            cells.append(("",) * n)
+    return zip(*cells)
+
+
+def _csv_column(raw: Sequence[str], ztype: str, header: Header) -> list[str]:
+    """``csv_cell(_typed(v))`` for each raw TSV value of one column: whole numbers and plain
+    text as they are, other values once per distinct value."""
+    unset, empty = header.unset_field, header.empty_field
+    if ztype in ("count", "int", "port") and all(v.isdigit() or v == unset for v in raw):
+        if any(v.startswith("0") and len(v) > 1 for v in raw):
+            return ["" if v == unset else str(int(v)) for v in raw]
+        return ["" if v == unset else v for v in raw]  # str(int(v)) is v itself
+    if ztype.startswith(("set[", "vector[", "table[")):
+        return [csv_cell(_typed(v, ztype, header)) for v in raw]
+    plain_text = ztype in ("string", "addr", "enum", "subnet")
+
+    def cell(v: str) -> str:
+        if (plain_text and v.isascii() and v.isprintable() and "\\" not in v and v != unset and v != empty
+                and not v.startswith(_FORMULA_START)):
+            return v  # what safe_text and the formula guard leave as it is
+        return csv_cell(_typed(v, ztype, header))
+
+    cells = {v: cell(v) for v in dict.fromkeys(raw)}
+    return [cells[v] for v in raw]
+
+
 def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
     """CSV with one header row of the input's columns plus ``slam.*``.
 
@@ -598,10 +653,14 @@ def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
         if columns is None or any(c not in columns for c in wanted):
             columns = wanted if columns is None else columns + [c for c in wanted if c not in columns]
             writer.writerow(columns)
-        for i, row in enumerate(rows_as_dicts(labeled)):
-            if i in labeled.chunk.errors:
-                row = {**row, "slam.reason": esc_raw_reason(labeled, i)}
-            writer.writerow([csv_cell(row.get(c)) for c in columns])
+        fast = _csv_rows(labeled, columns)
+        if fast is not None:
+            writer.writerows(fast)
+        else:
+            for i, row in enumerate(rows_as_dicts(labeled)):
+                if i in labeled.chunk.errors:
+                    row = {**row, "slam.reason": esc_raw_reason(labeled, i)}
+                writer.writerow([csv_cell(row.get(c)) for c in columns])
         yield buffer.getvalue().rstrip("\n")
         buffer.seek(0)
         buffer.truncate()
