@@ -231,3 +231,24 @@ def test_csv_cells_a_column_at_a_time_equal_the_row_by_row_cells(tmp_path):
             assert list(fast) == slow, path
             checked += len(slow)
     assert checked > 1000
+
+
+def test_ecs_a_column_at_a_time_equals_the_row_by_row_lines(tmp_path):
+    from zeekslam.write import _ecs_chunk, ecs_lines, rows_as_dicts
+
+    odd = write_generated(tmp_path / "odd.log", tsv_header() + [
+        conn_row(uid="C1", service="=SUM(A1)", ob="007", rb="0", history="ShAdDaFf"),
+        conn_row(uid="+C2", service="(empty)", ob="-", rb="10", history="S"),
+        conn_row(uid='C"4\\x5c', service="ftp,ssh", duration="1.500000", history="ShAr", state="RSTR"),
+        conn_row(uid="C5", service="-", duration="-", history="-", state="-"),
+        conn_row(uid='C"6', service='say "hi"', history="ShAdDaFf"),
+    ])
+    checked = 0
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), odd]:
+        for labeled in label_chunks([str(path)], columns=None):
+            fast = _ecs_chunk(labeled)
+            if fast is None:
+                continue
+            assert fast == list(ecs_lines(rows_as_dicts(labeled))), path
+            checked += len(fast)
+    assert checked > 1000

@@ -808,7 +808,123 @@ def write_ecs(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
     """One ECS JSON document per line (nested objects), ASCII only."""
     for labeled in chunks:
         if len(labeled.chunk):
-            yield "\n".join(ecs_lines(rows_as_dicts(labeled)))
+            lines = _ecs_chunk(labeled)
+            yield "\n".join(lines if lines is not None else ecs_lines(rows_as_dicts(labeled)))
+
+
+def _json_column(raw: Sequence[str], ztype: str, header: Header) -> list[str | None]:
+    """Each raw TSV value of one column as the JSON text :func:`ecs_lines` writes for its typed
+    value (:func:`_typed`), None where unset: whole numbers and plain text as they are, other
+    values once per distinct value."""
+    unset, empty = header.unset_field, header.empty_field
+    if (ztype in ("count", "int", "port") and all(v.isdigit() or v == unset for v in raw)
+            and not any(v.startswith("0") and len(v) > 1 for v in raw)):
+        return [None if v == unset else v for v in raw]
+    if ztype.startswith(("set[", "vector[", "table[")):
+        return [_json_of(_typed(v, ztype, header)) for v in raw]
+    plain_text = ztype in ("string", "addr", "enum", "subnet")
+
+    def text(v: str) -> str | None:
+        if plain_text and v.isascii() and v.isprintable() and "\\" not in v and '"' not in v and v != unset \
+                and v != empty:
+            return '"' + v + '"'  # nothing to escape, nothing to unescape
+        return _json_of(_typed(v, ztype, header))
+
+    texts = {v: text(v) for v in dict.fromkeys(raw)}
+    return [texts[v] for v in raw]
+
+
+def _json_of(value: object) -> str | None:
+    return None if value is None else _JSON_BY_TYPE.get(type(value), _other_json)(value)
+
+
+def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
+    """The ECS lines of a Zeek TSV chunk built a column at a time: the same text as
+    :func:`ecs_lines` of :func:`rows_as_dicts`, one template per set of fields present, filled
+    from columns of JSON texts.  None for chunks that take the row-by-row way."""
+    chunk = labeled.chunk
+    header = chunk.header
+    if (chunk.errors or chunk.raw is None or header is None or set(header.fields) & set(LABEL_FIELDS)
+            or len(set(header.fields)) != len(header.fields)):
+        return None
+    split = [line.split(header.separator) for line in chunk.raw]
+    if any(len(values) != len(header.fields) for values in split):
+        return None
+    n = len(chunk)
+    raw = dict(zip(header.fields, zip(*split))) if split else {name: () for name in header.fields}
+    types = dict(zip(header.fields, header.types))
+    # typed values (None: not in the row) of the columns whose values are looked at
+    row = {name: _typed_column(raw[name], types[name], header) for name in ("ts", "duration", "service")
+           if name in raw}
+    dicts, index = _label_dict_table(labeled)
+    which = np.asarray(index, dtype=np.intp)
+    leaves: dict[str, np.ndarray] = {}  # flat ECS name -> JSON text per row (None: not there)
+
+    def per_row(name: str, texts: Sequence[str | None]) -> None:
+        column = np.empty(n, dtype=object)
+        column[:] = texts
+        leaves[name] = column
+
+    def per_pattern(name: str, texts: Sequence[str | None]) -> None:
+        table = np.empty(len(texts), dtype=object)
+        table[:] = texts
+        leaves[name] = table[which]
+
+    def constant(name: str, value: object) -> None:
+        per_row(name, [_JSON_BY_TYPE.get(type(value), _other_json)(value)] * n)
+
+    labels = [d.get("slam.label", "") for d in dicts]
+    constant("ecs.version", ECS_VERSION)
+    constant("event.module", "zeek")
+    constant("event.dataset", "zeek.connection")
+    if "ts" in row:
+        seconds: dict[int, str] = {}
+        stamps = []
+        for ts in row["ts"]:
+            if isinstance(ts, int | float):
+                second = math.floor(ts)
+                text = seconds.get(second)
+                if text is None:
+                    text = seconds[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+                stamps.append(_encode_ascii(text + f".{int(ts % 1 * 1e6):06d}Z"))
+            else:
+                stamps.append(None)
+        per_row("@timestamp", stamps)
+    constant("event.kind", "event")
+    constant("event.category", ["network"])
+    per_pattern("event.type", [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
+                               for label in labels])
+    per_pattern("event.outcome", [_encode_ascii("failure" if label in _ECS_FAILED else "success"
+                                                if label == "completed" else "unknown") for label in labels])
+    if "duration" in row:
+        per_row("event.duration", [int.__repr__(int(v * 1e9)) if isinstance(v, int | float) else None
+                                   for v in row["duration"]])
+    for name, field in _ECS_MAP.items():
+        if name in raw:
+            per_row(field, _json_column(raw[name], types[name], header))
+    if "service" in row:
+        per_row("network.protocol", [_encode_ascii(str(v).split(",")[0]) if v else None for v in row["service"]])
+    for name, field in _ECS_ZEEK:
+        if name in raw:
+            per_row(field, _json_column(raw[name], types[name], header))
+    per_pattern("event.action", [_encode_ascii(label) if label else None for label in labels])
+    per_pattern("event.reason", [_encode_ascii(d.get("slam.reason", "")) if label else None
+                                 for d, label in zip(dicts, labels)])
+    for name, field in _ECS_LABELS:
+        per_pattern(field, [_encode_ascii(d[name]) if d.get(name) else None for d in dicts])
+
+    # which fields each row has: one bit per field, one template per distinct set
+    names = list(leaves)
+    present = np.zeros(n, dtype=np.int64)
+    for bit, name in enumerate(names):
+        present |= (leaves[name] != None).astype(np.int64) << bit  # noqa: E711 - elementwise
+    shapes, shape_of = np.unique(present, return_inverse=True)
+    out = np.empty(n, dtype=object)
+    for k, shape in enumerate(shapes.tolist()):
+        template, order = _ecs_template(tuple(name for bit, name in enumerate(names) if shape >> bit & 1))
+        rows = np.flatnonzero(shape_of == k)
+        out[rows] = [template % values for values in zip(*(leaves[name][rows] for name in order))]
+    return out.tolist()
 
 
 WRITERS = {"zeek": write_zeek, "json": write_json, "ecs": write_ecs, "csv": write_csv}
