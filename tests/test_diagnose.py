@@ -504,3 +504,9 @@ def test_server_rows_concat_gives_each_address_one_code():
     assert both.otext[both.ocode].tolist() == (a.otext[a.ocode[:10]].tolist() + b.otext[b.ocode].tolist()
                                                + a.otext[a.ocode[10:]].tolist())
     np.testing.assert_array_equal(both.ts, np.concatenate([a.ts[:10], b.ts, a.ts[10:]]))
+
+
+def test_endpoint_port_is_ascii_digits():
+    with pytest.raises(BadServerSpec):
+        parse_endpoint("10.0.0.1:\u0662\u0661")
+    assert parse_endpoint("10.0.0.1:21") == ("10.0.0.1", 21)

@@ -91,3 +91,10 @@ def test_live_pyftpdlib_refusal_is_classified(tmp_path):
     code, text = parse_reply(refusal.decode().splitlines()[0])
     assert code == 421
     assert (classify(code, text).kind, classify(code, text).refusal_kind) == ("refusal", "conn_limit")
+
+
+def test_a_reply_code_is_ascii_digits():
+    from zeekslam.replies import parse_reply
+
+    assert parse_reply("\u0664\u0662\u0661 busy") == (None, "\u0664\u0662\u0661 busy")
+    assert parse_reply("421 busy") == (421, "busy")

@@ -7,6 +7,7 @@ import io
 import json
 
 import pandas as pd
+from click.testing import CliRunner
 from zat.log_to_dataframe import LogToDataFrame
 
 from conftest import LAB, conn_row, tsv_header, write_generated
@@ -252,3 +253,23 @@ def test_ecs_a_column_at_a_time_equals_the_row_by_row_lines(tmp_path):
             assert fast == list(ecs_lines(rows_as_dicts(labeled))), path
             checked += len(fast)
     assert checked > 1000
+
+
+def test_odd_whole_numbers_stay_valid_json_in_every_lane(tmp_path):
+    """A count written "007" (clean ASCII: the Arrow lane) or "٣" (not ASCII: line by line) is
+    not a JSON number as it stands; every writer gives the value _typed reads, 7 or 3."""
+    from zeekslam.cli import cli
+
+    fields = tsv_header()[6].split("\t")[1:]
+    clean = conn_row(uid="C1").split("\t")
+    clean[fields.index("orig_pkts")] = "007"
+    odd = conn_row(uid="C2").split("\t")
+    odd[fields.index("orig_pkts")] = "\u0663"
+    for rows, want in ((["\t".join(clean)], 7), (["\t".join(odd)], 3)):
+        path = write_generated(tmp_path / f"n{want}.log", tsv_header() + rows)
+        out = CliRunner().invoke(cli, ["label", str(path), "--format", "json"]).stdout.splitlines()
+        assert json.loads(out[-1])["orig_pkts"] == want
+        ecs = CliRunner().invoke(cli, ["label", str(path), "--format", "ecs"]).stdout.splitlines()
+        assert json.loads(ecs[-1])["source"]["packets"] == want
+        cells = list(csv.reader(io.StringIO(CliRunner().invoke(cli, ["label", str(path), "--format", "csv"]).stdout)))
+        assert cells[-1][cells[0].index("orig_pkts")] == str(want)

@@ -417,7 +417,7 @@ def parse_endpoint(spec: str) -> tuple[str, int]:
         port = rest[1:] if rest.startswith(":") else ""
     else:
         host, sep, port = s.rpartition(":")
-    if not host or not sep or not port.isdigit() or int(port) > 65535:
+    if not host or not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise BadServerSpec(spec)
     return host, int(port)
 

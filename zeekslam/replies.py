@@ -96,6 +96,6 @@ def parse_reply(value: object) -> tuple[int | None, str]:
         return None, ""
     text = str(value).strip()
     head, _, rest = text.partition(" ")
-    if head[:3].isdigit():
+    if head[:3].isascii() and head[:3].isdigit():  # "٣٢١" is not a reply code
         return int(head[:3]), rest.strip() if len(head) <= 4 else text[4:].strip()
     return None, text

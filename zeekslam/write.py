@@ -392,7 +392,7 @@ def _typed_column(raw: Sequence[str], ztype: str, header: Header) -> list[object
     """:func:`_typed` of each value of one column: numbers parsed in one go where every value is
     a plain one, anything else once per distinct value (a column repeats a few values)."""
     unset = header.unset_field
-    if ztype in ("count", "int", "port") and all(v.isdigit() or v == unset for v in raw):
+    if ztype in ("count", "int", "port") and _plain_whole_numbers(raw, unset):
         return [None if v == unset else int(v) for v in raw]
     if ztype in ("time", "interval", "double"):
         try:
@@ -434,7 +434,7 @@ def _json_fragments(values: Sequence[str], name: str, ztype: str, header: Header
     unset = header.unset_field
     if ztype in NUMERIC_TYPES:
         whole = ztype in ("count", "int", "port")
-        if all(v.isdigit() or v == unset for v in values) if whole else \
+        if _plain_whole_numbers(values, unset) if whole else \
                 _JSON_NUMBERS.fullmatch("\n".join(v for v in values if v != unset)):
             return [None if v == unset else key + v for v in values]
     fragments: dict[str, str | None] = {}
@@ -511,8 +511,10 @@ def _json_arrow(labeled: LabeledChunk) -> memoryview | None:
         key = json.dumps(safe_text(name)) + ": "
         column = table.column(name).combine_chunks().cast(pa.binary())
         if ztype in NUMERIC_TYPES:
-            if ztype in ("count", "int", "port"):  # digits only: Arrow's test is 5x quicker than the regex
-                plain = pc.ascii_is_decimal(table.column(name))
+            if ztype in ("count", "int", "port"):  # ASCII digits, no leading zero (quicker than a regex)
+                text = table.column(name)
+                leading_zero = pc.match_substring_regex(text, "^0.")  # (a Python number here imports pandas)
+                plain = pc.and_(pc.ascii_is_decimal(text), pc.invert(leading_zero))
             else:
                 plain = pc.match_substring_regex(column, _ARROW_NUMBER)
             if pc.all(plain, skip_nulls=True).as_py() is not False:
@@ -627,9 +629,7 @@ def _csv_column(raw: Sequence[str], ztype: str, header: Header) -> list[str]:
     """``csv_cell(_typed(v))`` for each raw TSV value of one column: whole numbers and plain
     text as they are, other values once per distinct value."""
     unset, empty = header.unset_field, header.empty_field
-    if ztype in ("count", "int", "port") and all(v.isdigit() or v == unset for v in raw):
-        if any(v.startswith("0") and len(v) > 1 for v in raw):
-            return ["" if v == unset else str(int(v)) for v in raw]
+    if ztype in ("count", "int", "port") and _plain_whole_numbers(raw, unset):
         return ["" if v == unset else v for v in raw]  # str(int(v)) is v itself
     if ztype.startswith(("set[", "vector[", "table[")):
         return [csv_cell(_typed(v, ztype, header)) for v in raw]
@@ -824,8 +824,7 @@ def _json_column(raw: Sequence[str], ztype: str, header: Header) -> list[str | N
     value (:func:`_typed`), None where unset: whole numbers and plain text as they are, other
     values once per distinct value."""
     unset, empty = header.unset_field, header.empty_field
-    if (ztype in ("count", "int", "port") and all(v.isdigit() or v == unset for v in raw)
-            and not any(v.startswith("0") and len(v) > 1 for v in raw)):
+    if ztype in ("count", "int", "port") and _plain_whole_numbers(raw, unset):
         return [None if v == unset else v for v in raw]
     if ztype.startswith(("set[", "vector[", "table[")):
         return [_json_of(_typed(v, ztype, header)) for v in raw]
@@ -839,6 +838,19 @@ def _json_column(raw: Sequence[str], ztype: str, header: Header) -> list[str | N
 
     texts = {v: text(v) for v in dict.fromkeys(raw)}
     return [texts[v] for v in raw]
+
+
+@functools.lru_cache(maxsize=8)
+def _whole_or_unset(unset: str) -> re.Pattern:
+    one = f"(?:[1-9][0-9]*|0|{re.escape(unset)})"
+    return re.compile(f"{one}(?:\n{one})*")
+
+
+def _plain_whole_numbers(raw: Sequence[str], unset: str) -> bool:
+    """Every value ASCII digits without a leading zero (its own JSON and CSV text), or unset:
+    one C-level match over the column.  (``str.isdigit`` would pass "٣" or "²", and JSON has
+    no "007".)"""
+    return _whole_or_unset(unset).fullmatch("\n".join(raw)) is not None
 
 
 def _json_of(value: object) -> str | None:
@@ -866,16 +878,21 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     dicts, index = _label_dict_table(labeled)
     which = np.asarray(index, dtype=np.intp)
     leaves: dict[str, np.ndarray] = {}  # flat ECS name -> JSON text per row (None: not there)
+    present: dict[str, np.ndarray] = {}  # for the names some rows lack: which rows have them
 
-    def per_row(name: str, texts: Sequence[str | None]) -> None:
+    def per_row(name: str, texts: list[str | None]) -> None:
         column = np.empty(n, dtype=object)
         column[:] = texts
         leaves[name] = column
+        if None in texts:
+            present[name] = np.array([t is not None for t in texts], dtype=bool)
 
-    def per_pattern(name: str, texts: Sequence[str | None]) -> None:
+    def per_pattern(name: str, texts: list[str | None]) -> None:
         table = np.empty(len(texts), dtype=object)
         table[:] = texts
         leaves[name] = table[which]
+        if None in texts:
+            present[name] = np.array([t is not None for t in texts], dtype=bool)[which]
 
     def constant(name: str, value: object) -> None:
         per_row(name, [_JSON_BY_TYPE.get(type(value), _other_json)(value)] * n)
@@ -921,14 +938,15 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
         per_pattern(field, [_encode_ascii(d[name]) if d.get(name) else None for d in dicts])
 
     # which fields each row has: one bit per field, one template per distinct set
-    names = list(leaves)
-    present = np.zeros(n, dtype=np.int64)
-    for bit, name in enumerate(names):
-        present |= (leaves[name] != None).astype(np.int64) << bit  # noqa: E711 - elementwise
-    shapes, shape_of = np.unique(present, return_inverse=True)
+    optional = list(present)
+    bits = np.zeros(n, dtype=np.int64)
+    for bit, name in enumerate(optional):
+        bits |= present[name].astype(np.int64) << bit
+    shapes, shape_of = np.unique(bits, return_inverse=True)
     out = np.empty(n, dtype=object)
     for k, shape in enumerate(shapes.tolist()):
-        template, order = _ecs_template(tuple(name for bit, name in enumerate(names) if shape >> bit & 1))
+        missing = {name for bit, name in enumerate(optional) if not shape >> bit & 1}
+        template, order = _ecs_template(tuple(name for name in leaves if name not in missing))
         rows = np.flatnonzero(shape_of == k)
         out[rows] = [template % values for values in zip(*(leaves[name][rows] for name in order))]
     return out.tolist()
