@@ -19,7 +19,7 @@ from zeekslam.cli import cli
 PIECES = ["", "-", "(empty)", "{", "}", "{server}", "{0}", "%s", "\\x1b[31m", "\x1b]0;t\x07", "\t", "\\x09",
           "=cmd|' /C calc'!A0", "+1", "@x", "\udcff", "é", "🙂", "\\", "#", "ShAfFa", "ShAdDafF", "Sr", "S", "^hA",
           "SF", "REJ", "S0", "tcp", "udp", "icmp", "ftp", "ftp-data", "0", "1.5", "-3", "1e308", "nan", "inf",
-          "18446744073709551616", "127.0.0.1", "::1", "2121", "421 Too many", "\x00"]
+          "18446744073709551616", "127.0.0.1", "::1", "2121", "421 Too many", "\x00", "007", "\u0663"]
 
 
 def _value(rng: random.Random) -> str:
