@@ -212,17 +212,25 @@ def test_ecs_lines_equal_json_dumps_of_the_documents(tmp_path):
     assert list(ecs_lines(odd)) == [json.dumps(ecs_document(odd[0]), ensure_ascii=True, allow_nan=False)]
 
 
-def test_csv_cells_a_column_at_a_time_equal_the_row_by_row_cells(tmp_path):
-    from zeekslam.write import _csv_columns, _csv_rows, rows_as_dicts
-
-    odd = write_generated(tmp_path / "odd.log", tsv_header() + [
+def _odd_values_log(tmp_path):
+    """Clean lines (the column-at-a-time writers take them) holding what those writers must not
+    take as plain: formulas, empty and unset marks, escapes, quotes, leading zeros, sets."""
+    return write_generated(tmp_path / "odd.log", tsv_header() + [
         conn_row(uid="C1", service="=SUM(A1)", ob="007", rb="0", history="ShAdDaFf"),
         conn_row(uid="+C2", service="(empty)", ob="-", rb="10", history="S"),
         conn_row(uid="C\\x09", service="a,b", duration="1.500000", history="ShAr", state="RSTR"),
-        conn_row(uid='C"4', service="-x", duration="0.000727"),
+        conn_row(uid='C"4\\x5c', service="ftp,ssh", duration="1.500000", history="ShAr", state="RSTR"),
+        conn_row(uid='C"5', service="-x", duration="0.000727"),
+        conn_row(uid="C6", service="-", duration="-", history="-", state="-"),
+        conn_row(uid='C"7', service='say "hi"', history="ShAdDaFf"),
     ])
+
+
+def test_csv_cells_a_column_at_a_time_equal_the_row_by_row_cells(tmp_path):
+    from zeekslam.write import _csv_columns, _csv_rows, rows_as_dicts
+
     checked = 0
-    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), odd]:
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), _odd_values_log(tmp_path)]:
         for labeled in label_chunks([str(path)], columns=None):
             columns = _csv_columns(labeled)
             fast = _csv_rows(labeled, columns + ["not_in_this_chunk"])
@@ -237,15 +245,8 @@ def test_csv_cells_a_column_at_a_time_equal_the_row_by_row_cells(tmp_path):
 def test_ecs_a_column_at_a_time_equals_the_row_by_row_lines(tmp_path):
     from zeekslam.write import _ecs_chunk, ecs_lines, rows_as_dicts
 
-    odd = write_generated(tmp_path / "odd.log", tsv_header() + [
-        conn_row(uid="C1", service="=SUM(A1)", ob="007", rb="0", history="ShAdDaFf"),
-        conn_row(uid="+C2", service="(empty)", ob="-", rb="10", history="S"),
-        conn_row(uid='C"4\\x5c', service="ftp,ssh", duration="1.500000", history="ShAr", state="RSTR"),
-        conn_row(uid="C5", service="-", duration="-", history="-", state="-"),
-        conn_row(uid='C"6', service='say "hi"', history="ShAdDaFf"),
-    ])
     checked = 0
-    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), odd]:
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), _odd_values_log(tmp_path)]:
         for labeled in label_chunks([str(path)], columns=None):
             fast = _ecs_chunk(labeled)
             if fast is None:
@@ -273,3 +274,25 @@ def test_odd_whole_numbers_stay_valid_json_in_every_lane(tmp_path):
         assert json.loads(ecs[-1])["source"]["packets"] == want
         cells = list(csv.reader(io.StringIO(CliRunner().invoke(cli, ["label", str(path), "--format", "csv"]).stdout)))
         assert cells[-1][cells[0].index("orig_pkts")] == str(want)
+
+
+def test_a_header_repeating_a_name_goes_row_by_row(tmp_path):
+    # A row dict keeps one value per name (the last one set): only the row-by-row writers know which.
+    from conftest import CONN_FIELDS, CONN_TYPES
+    from zeekslam.write import _csv_columns, _csv_rows, _ecs_chunk
+
+    fields = [*CONN_FIELDS, "service"]
+    path = write_generated(tmp_path / "dup.log", tsv_header(fields, [*CONN_TYPES, "string"])
+                           + [conn_row(service="ftp") + "\t-"])
+    for labeled in label_chunks([str(path)], columns=None):
+        assert _csv_rows(labeled, _csv_columns(labeled)) is None
+        assert _ecs_chunk(labeled) is None
+    r = CliRunner().invoke(cli_main(), ["label", str(path), "--format", "csv"])
+    cells = list(csv.reader(io.StringIO(r.stdout)))
+    assert cells[-1][cells[0].index("service")] == "ftp"
+
+
+def cli_main():
+    from zeekslam.cli import cli
+
+    return cli

@@ -439,7 +439,8 @@ def _convert(frame: pd.DataFrame, header: Header, errors: dict[int, str], positi
 
 def _plan(header: Header, columns: Sequence[str] | None) -> tuple[list[str], list[str], list[str]]:
     """Which columns to parse; which of them are checked numbers; which lenient numbers."""
-    wanted = [c for c in (columns or header.fields) if c in header.fields]
+    # each name once: a header that repeats one (Zeek never does) gives its first column
+    wanted = [c for c in dict.fromkeys(columns or header.fields) if c in header.fields]
     numeric = [c for c in wanted if header.type_of(c) in NUMERIC_TYPES]
     loose = [c for c in numeric if c not in CHECKED_COLUMNS]  # parsed leniently, never malformed
     return wanted, [c for c in numeric if c in CHECKED_COLUMNS], loose

@@ -379,13 +379,45 @@ def _label_dict_table(labeled: LabeledChunk) -> tuple[list[dict], list[int]]:
 def _typed_columns(lines: list[str], header: Header) -> list[list[object]] | None:
     """The typed values (:func:`_typed`) of each column of the lines, None where unset; None
     if some line does not have its header's number of fields."""
-    split = [line.split(header.separator) for line in lines]
-    nfields = len(header.fields)
-    if any(len(values) != nfields for values in split):
+    columns = _split_columns(lines, header)
+    if columns is None:
         return None
-    if not split:
-        return [[] for _ in header.fields]
-    return [_typed_column(column, ztype, header) for column, ztype in zip(zip(*split), header.types)]
+    return [_typed_column(column, ztype, header) for column, ztype in zip(columns, header.types)]
+
+
+def _split_columns(lines: list[str], header: Header) -> list[tuple[str, ...]] | None:
+    """The raw values of each of the header's columns; None if some line has another number
+    of fields (it goes the row-by-row way)."""
+    split = [line.split(header.separator) for line in lines]
+    if any(len(values) != len(header.fields) for values in split):
+        return None
+    return list(zip(*split)) if split else [() for _ in header.fields]
+
+
+def _columnwise(labeled: LabeledChunk) -> dict[str, tuple[str, ...]] | None:
+    """A chunk's raw values by column name, for the writers that work a column at a time;
+    None for chunks that go row by row: JSON input, malformed rows, a header that repeats a
+    name or has slam.* columns of its own (a row dict keeps one value per name)."""
+    chunk = labeled.chunk
+    header = chunk.header
+    if (chunk.errors or chunk.raw is None or header is None or set(header.fields) & set(LABEL_FIELDS)
+            or len(set(header.fields)) != len(header.fields)):
+        return None
+    columns = _split_columns(chunk.raw, header)
+    return None if columns is None else dict(zip(header.fields, columns))
+
+
+def _per_distinct(raw: Sequence[str], make: Callable[[str], Any]) -> list:
+    """``make`` of each value, made once per distinct value (a column repeats a few)."""
+    made = {v: make(v) for v in dict.fromkeys(raw)}
+    return [made[v] for v in raw]
+
+
+def _plain_text(value: str, header: Header) -> bool:
+    """Printable ASCII with nothing to unescape and no unset/empty mark: its typed value
+    (:func:`_typed`) is itself, and safe_text leaves it as it is."""
+    return (value.isascii() and value.isprintable() and "\\" not in value and value != header.unset_field
+            and value != header.empty_field)
 
 
 def _typed_column(raw: Sequence[str], ztype: str, header: Header) -> list[object]:
@@ -403,8 +435,7 @@ def _typed_column(raw: Sequence[str], ztype: str, header: Header) -> list[object
             return numbers
     if ztype.startswith(("set[", "vector[", "table[")):
         return [_typed(v, ztype, header) for v in raw]  # a list each: not shared between rows
-    cache = {v: _typed(v, ztype, header) for v in dict.fromkeys(raw)}
-    return [cache[v] for v in raw]
+    return _per_distinct(raw, lambda v: _typed(v, ztype, header))
 
 
 def _json_safe(value: object) -> object:
@@ -602,15 +633,11 @@ def _csv_rows(labeled: LabeledChunk, columns: list[str]) -> Iterator[tuple[str, 
     """The CSV cells of a Zeek TSV chunk a column at a time: the same cells as
     ``csv_cell(row.get(c))`` of :func:`rows_as_dicts`.  None for chunks that take the
     row-by-row way (malformed rows, input with slam.* columns of its own)."""
-    chunk = labeled.chunk
-    header = chunk.header
-    if chunk.errors or chunk.raw is None or header is None or set(header.fields) & set(LABEL_FIELDS):
+    raw_columns = _columnwise(labeled)
+    header = labeled.chunk.header
+    if raw_columns is None or header is None:
         return None
-    split = [line.split(header.separator) for line in chunk.raw]
-    if any(len(values) != len(header.fields) for values in split):
-        return None
-    n = len(chunk)
-    raw_columns = dict(zip(header.fields, zip(*split))) if split else {}
+    n = len(labeled.chunk)
     types = dict(zip(header.fields, header.types))
     dicts, index = _label_dict_table(labeled)
     cells: list[Sequence[str]] = []
@@ -628,7 +655,7 @@ def _csv_rows(labeled: LabeledChunk, columns: list[str]) -> Iterator[tuple[str, 
 def _csv_column(raw: Sequence[str], ztype: str, header: Header) -> list[str]:
     """``csv_cell(_typed(v))`` for each raw TSV value of one column: whole numbers and plain
     text as they are, other values once per distinct value."""
-    unset, empty = header.unset_field, header.empty_field
+    unset = header.unset_field
     if ztype in ("count", "int", "port") and _plain_whole_numbers(raw, unset):
         return ["" if v == unset else v for v in raw]  # str(int(v)) is v itself
     if ztype.startswith(("set[", "vector[", "table[")):
@@ -636,13 +663,11 @@ def _csv_column(raw: Sequence[str], ztype: str, header: Header) -> list[str]:
     plain_text = ztype in ("string", "addr", "enum", "subnet")
 
     def cell(v: str) -> str:
-        if (plain_text and v.isascii() and v.isprintable() and "\\" not in v and v != unset and v != empty
-                and not v.startswith(_FORMULA_START)):
-            return v  # what safe_text and the formula guard leave as it is
+        if plain_text and _plain_text(v, header) and not v.startswith(_FORMULA_START):
+            return v  # what the formula guard leaves as it is too
         return csv_cell(_typed(v, ztype, header))
 
-    cells = {v: cell(v) for v in dict.fromkeys(raw)}
-    return [cells[v] for v in raw]
+    return _per_distinct(raw, cell)
 
 
 def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
@@ -716,15 +741,7 @@ def _ecs_flat(row: dict, seconds: dict[int, str] | None = None) -> dict:
         return flat
     ts = row.get("ts")
     if isinstance(ts, int | float):
-        second = math.floor(ts)  # what gmtime keeps of it
-        text = seconds.get(second) if seconds is not None else None
-        if text is None:
-            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-            if seconds is not None:
-                if len(seconds) > 4096:
-                    seconds.clear()
-                seconds[second] = text
-        flat["@timestamp"] = text + f".{int(ts % 1 * 1e6):06d}Z"
+        flat["@timestamp"] = _timestamp(ts, {} if seconds is None else seconds)
     flat["event.kind"] = "event"
     flat["event.category"] = ["network"]
     flat["event.type"] = ["connection", "denied"] if label in _ECS_DENIED else ["connection"]
@@ -751,6 +768,17 @@ def _ecs_flat(row: dict, seconds: dict[int, str] | None = None) -> dict:
 
 _ECS_ZEEK = [(name, f"zeek.connection.{name}") for name in ("history", "conn_state", "missed_bytes", "service")]
 _ECS_LABELS = [(name, "zeekslam." + name.split(".", 1)[1]) for name in LABEL_FIELDS]
+
+
+def _timestamp(ts: float, seconds: dict[int, str]) -> str:
+    """``@timestamp`` of epoch seconds; ``seconds`` remembers the text of each whole second."""
+    second = math.floor(ts)  # what gmtime keeps of it
+    text = seconds.get(second)
+    if text is None:
+        if len(seconds) > 4096:
+            seconds.clear()
+        text = seconds[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+    return text + f".{int(ts % 1 * 1e6):06d}Z"
 
 
 def _float_json(value: float) -> str:
@@ -823,7 +851,7 @@ def _json_column(raw: Sequence[str], ztype: str, header: Header) -> list[str | N
     """Each raw TSV value of one column as the JSON text :func:`ecs_lines` writes for its typed
     value (:func:`_typed`), None where unset: whole numbers and plain text as they are, other
     values once per distinct value."""
-    unset, empty = header.unset_field, header.empty_field
+    unset = header.unset_field
     if ztype in ("count", "int", "port") and _plain_whole_numbers(raw, unset):
         return [None if v == unset else v for v in raw]
     if ztype.startswith(("set[", "vector[", "table[")):
@@ -831,13 +859,11 @@ def _json_column(raw: Sequence[str], ztype: str, header: Header) -> list[str | N
     plain_text = ztype in ("string", "addr", "enum", "subnet")
 
     def text(v: str) -> str | None:
-        if plain_text and v.isascii() and v.isprintable() and "\\" not in v and '"' not in v and v != unset \
-                and v != empty:
-            return '"' + v + '"'  # nothing to escape, nothing to unescape
+        if plain_text and _plain_text(v, header) and '"' not in v:
+            return '"' + v + '"'  # nothing for JSON to escape either
         return _json_of(_typed(v, ztype, header))
 
-    texts = {v: text(v) for v in dict.fromkeys(raw)}
-    return [texts[v] for v in raw]
+    return _per_distinct(raw, text)
 
 
 @functools.lru_cache(maxsize=8)
@@ -861,16 +887,11 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     """The ECS lines of a Zeek TSV chunk built a column at a time: the same text as
     :func:`ecs_lines` of :func:`rows_as_dicts`, one template per set of fields present, filled
     from columns of JSON texts.  None for chunks that take the row-by-row way."""
-    chunk = labeled.chunk
-    header = chunk.header
-    if (chunk.errors or chunk.raw is None or header is None or set(header.fields) & set(LABEL_FIELDS)
-            or len(set(header.fields)) != len(header.fields)):
+    raw = _columnwise(labeled)
+    header = labeled.chunk.header
+    if raw is None or header is None:
         return None
-    split = [line.split(header.separator) for line in chunk.raw]
-    if any(len(values) != len(header.fields) for values in split):
-        return None
-    n = len(chunk)
-    raw = dict(zip(header.fields, zip(*split))) if split else {name: () for name in header.fields}
+    n = len(labeled.chunk)
     types = dict(zip(header.fields, header.types))
     # typed values (None: not in the row) of the columns whose values are looked at
     row = {name: _typed_column(raw[name], types[name], header) for name in ("ts", "duration", "service")
@@ -903,17 +924,8 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     constant("event.dataset", "zeek.connection")
     if "ts" in row:
         seconds: dict[int, str] = {}
-        stamps = []
-        for ts in row["ts"]:
-            if isinstance(ts, int | float):
-                second = math.floor(ts)
-                text = seconds.get(second)
-                if text is None:
-                    text = seconds[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-                stamps.append(_encode_ascii(text + f".{int(ts % 1 * 1e6):06d}Z"))
-            else:
-                stamps.append(None)
-        per_row("@timestamp", stamps)
+        per_row("@timestamp", [_encode_ascii(_timestamp(ts, seconds)) if isinstance(ts, int | float) else None
+                               for ts in row["ts"]])
     constant("event.kind", "event")
     constant("event.category", ["network"])
     per_pattern("event.type", [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
