@@ -323,3 +323,30 @@ def test_report_from_arrow_rows_equals_report_from_frames(scenario):
     # only the plot data differs: kept by default, left out when not asked for
     assert any(len(d.timeline["served"]) for d in a)
     assert all(d.timeline == {} and d.samples == {} for d in c)
+
+
+def test_report_rows_when_a_header_types_text_columns_as_numbers(tmp_path):
+    # GENERATED: the header swaps the names of service and orig_pkts, so service is typed count
+    # and holds numbers or unset (Arrow parses them as numbers; the rows are clean).
+    from conftest import CONN_FIELDS, CONN_TYPES
+    from zeekslam.diagnose import ServerDiagnoser, rows_of_frame, rows_of_labeled
+
+    fields = list(CONN_FIELDS)
+    i, j = fields.index("service"), fields.index("orig_pkts")
+    fields[i], fields[j] = fields[j], fields[i]
+    lines = []
+    for k in range(40):
+        values = conn_row(uid=f"C{k}").split("\t")
+        values[i], values[j] = values[j], ["-", "5"][k % 2]  # orig_pkts at i, service at j
+        lines.append("\t".join(values))
+    path = write_generated(tmp_path / "swapped.log", tsv_header(fields, CONN_TYPES) + lines)
+    diag = ServerDiagnoser()
+    kept = 0
+    for labeled in label_chunks([str(path)], deferred=()):
+        assert isinstance(labeled.columns, ArrowColumns)
+        rows = rows_of_labeled(labeled)
+        _rows_equal(rows, rows_of_frame(labeled.frame))
+        diag.add(rows)
+        kept += len(rows)
+    assert kept == 40
+    assert len(diag.finish()) == 1

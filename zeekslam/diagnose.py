@@ -838,10 +838,10 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
         lab_idx[np.fromiter(labels.errors, np.int64)] = -1
     keep = lab_idx >= 0
     if cols.has("proto"):
-        codes, uniq = cols.codes("proto")
+        codes, uniq = _text_uniques(cols, "proto")
         keep &= (uniq == "tcp")[codes]
     if cols.has("service"):
-        codes, uniq = cols.codes("service")
+        codes, uniq = _text_uniques(cols, "service")
         keep &= ~np.array(["ftp-data" in u for u in uniq.tolist()], bool)[codes]
     ts = cols.numbers("ts")
     port = cols.numbers("id.resp_p")
@@ -872,9 +872,18 @@ def server_rows(chunks: Iterator[LabeledChunk]) -> Iterator[ServerRows]:
             close()
 
 
+def _text_uniques(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``cols.codes(name)`` with the distinct values as text, as the frame path reads them
+    (a header may give a text column a number type: hostile, or just odd)."""
+    codes, uniq = cols.codes(name)
+    if not all(type(u) is str for u in uniq.tolist()):
+        uniq = np.array([_text(u) for u in uniq.tolist()], dtype=object)
+    return codes, uniq
+
+
 def _present_codes(cols: Columns, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of a text column at ``rows`` into its distinct texts, -1 where unset or empty."""
-    codes, uniq = cols.codes(name)
+    codes, uniq = _text_uniques(cols, name)
     remap = np.where(uniq == "", -1, np.arange(len(uniq)))
     return remap[codes[rows]], uniq
 
