@@ -77,3 +77,28 @@ def test_report_survives_random_hostile_lines(tmp_path, seed):
         r = CliRunner().invoke(cli, ["report", str(path), *args])
         assert r.exit_code == 0, r.output
         assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+
+
+@pytest.mark.parametrize("column, value", [("ts", "18446744073709551616"), ("ts", "-1e300"), ("duration", "1e300")])
+def test_numbers_beyond_the_calendar_are_written_not_a_crash(tmp_path, column, value):
+    # GENERATED: a clean line whose ts or duration is a valid number no clock can show.
+    from conftest import conn_row
+
+    values = conn_row().split("\t")
+    values[CONN_FIELDS.index(column)] = value
+    path = tmp_path / "far.log"
+    path.write_text("\n".join([*tsv_header(), "\t".join(values)]) + "\n")
+    for fmt in ("zeek", "json", "ecs", "csv"):
+        r = CliRunner().invoke(cli, ["label", str(path), "--format", fmt])
+        assert r.exit_code == 0, (fmt, r.output)
+        assert "1 rows in, 1 rows out, 0 malformed" in r.stderr
+    ecs = json.loads(CliRunner().invoke(cli, ["label", str(path), "--format", "ecs"]).stdout.splitlines()[-1])
+    if column == "ts":
+        assert "@timestamp" not in ecs  # no time to give, rather than a wrong one
+    else:
+        assert "duration" not in ecs["event"]
+    for args in ([], ["--format", "json"], ["--plot", str(tmp_path / "p.png")]):
+        r = CliRunner().invoke(cli, ["report", str(path), *args])
+        assert r.exit_code == 0, (args, r.output)
+    text = CliRunner().invoke(cli, ["report", str(path)]).stdout
+    assert "epoch " in text

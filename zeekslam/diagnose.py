@@ -426,7 +426,10 @@ def format_time(ts: float | None) -> str:
     """Epoch seconds as ``2026-11-25T10:40:15.099Z`` (``-`` when unknown)."""
     if ts is None or not math.isfinite(ts):
         return "-"
-    dt = datetime.fromtimestamp(ts, tz=UTC)
+    try:
+        dt = datetime.fromtimestamp(ts, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # a log's ts beyond the calendar (year 9999)
+        return f"epoch {ts!r}"
     # strftime("%Y-%m-%dT%H:%M:%S.") spelt out: the same text (glibc does not pad %Y), twice as fast
     return (
         f"{dt.year}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."

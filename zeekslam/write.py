@@ -740,15 +740,17 @@ def _ecs_flat(row: dict, seconds: dict[int, str] | None = None) -> dict:
                      "zeekslam.label": "malformed"})
         return flat
     ts = row.get("ts")
-    if isinstance(ts, int | float):
-        flat["@timestamp"] = _timestamp(ts, {} if seconds is None else seconds)
+    stamp = _timestamp(ts, {} if seconds is None else seconds) if isinstance(ts, int | float) else None
+    if stamp is not None:
+        flat["@timestamp"] = stamp
     flat["event.kind"] = "event"
     flat["event.category"] = ["network"]
     flat["event.type"] = ["connection", "denied"] if label in _ECS_DENIED else ["connection"]
     flat["event.outcome"] = ("failure" if label in _ECS_FAILED else "success" if label == "completed"
                              else "unknown")
-    if isinstance(row.get("duration"), int | float):
-        flat["event.duration"] = int(row["duration"] * 1e9)
+    nanoseconds = _nanoseconds(row.get("duration"))
+    if nanoseconds is not None:
+        flat["event.duration"] = nanoseconds
     for name, field in _ECS_MAP.items():
         if name in row:
             flat[field] = row[name]
@@ -770,15 +772,27 @@ _ECS_ZEEK = [(name, f"zeek.connection.{name}") for name in ("history", "conn_sta
 _ECS_LABELS = [(name, "zeekslam." + name.split(".", 1)[1]) for name in LABEL_FIELDS]
 
 
-def _timestamp(ts: float, seconds: dict[int, str]) -> str:
-    """``@timestamp`` of epoch seconds; ``seconds`` remembers the text of each whole second."""
+def _timestamp(ts: float, seconds: dict[int, str]) -> str | None:
+    """``@timestamp`` of epoch seconds (None beyond what gmtime takes); ``seconds`` remembers the
+    text of each whole second."""
     second = math.floor(ts)  # what gmtime keeps of it
     text = seconds.get(second)
     if text is None:
         if len(seconds) > 4096:
             seconds.clear()
-        text = seconds[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+        try:
+            text = seconds[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+        except (OverflowError, OSError, ValueError):  # a log's ts of 1e19 is a number, not a time
+            return None
     return text + f".{int(ts % 1 * 1e6):06d}Z"
+
+
+def _nanoseconds(duration: object) -> int | None:
+    """``event.duration``: a number of seconds in nanoseconds (None if none, or beyond a float)."""
+    if not isinstance(duration, int | float):
+        return None
+    nanoseconds = duration * 1e9
+    return int(nanoseconds) if math.isfinite(nanoseconds) else None
 
 
 def _float_json(value: float) -> str:
@@ -924,8 +938,8 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     constant("event.dataset", "zeek.connection")
     if "ts" in row:
         seconds: dict[int, str] = {}
-        per_row("@timestamp", [_encode_ascii(_timestamp(ts, seconds)) if isinstance(ts, int | float) else None
-                               for ts in row["ts"]])
+        stamps = [_timestamp(ts, seconds) if isinstance(ts, int | float) else None for ts in row["ts"]]
+        per_row("@timestamp", [None if stamp is None else _encode_ascii(stamp) for stamp in stamps])
     constant("event.kind", "event")
     constant("event.category", ["network"])
     per_pattern("event.type", [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
@@ -933,8 +947,8 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     per_pattern("event.outcome", [_encode_ascii("failure" if label in _ECS_FAILED else "success"
                                                 if label == "completed" else "unknown") for label in labels])
     if "duration" in row:
-        per_row("event.duration", [int.__repr__(int(v * 1e9)) if isinstance(v, int | float) else None
-                                   for v in row["duration"]])
+        nanoseconds = [_nanoseconds(v) for v in row["duration"]]
+        per_row("event.duration", [None if v is None else int.__repr__(v) for v in nanoseconds])
     for name, field in _ECS_MAP.items():
         if name in raw:
             per_row(field, _json_column(raw[name], types[name], header))
