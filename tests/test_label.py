@@ -276,3 +276,15 @@ def test_braces_in_log_text_are_quoted_as_they_are():
     assert reasons[0].startswith("history 'S{x}' holds letters Zeek never writes")
     assert reasons[1].startswith("history 'S{server}{' holds") and "conn_state {0} alone" in reasons[1]
     assert "(history ^dA, state {server}}{{)" in reasons[2]
+
+
+def test_a_reply_code_that_is_no_number_is_no_reply():
+    # GENERATED frame: slam.log facts whose reply code parsed as infinity ("1e400" in the log)
+    frame = pd.DataFrame({"ts": [1.0, 2.0], "id.orig_h": ["10.0.0.2"] * 2, "id.resp_h": ["10.0.0.5"] * 2,
+                          "id.orig_p": [40000.0] * 2, "id.resp_p": [21.0, float("inf")], "proto": ["tcp"] * 2,
+                          "history": ["ShAdfFa"] * 2, "conn_state": ["SF"] * 2, "duration": [0.01] * 2,
+                          "orig_bytes": [0.0] * 2, "resp_bytes": [30.0, float("inf")],
+                          "ftp_reply_code": [float("inf"), 421.0], "ftp_reply_msg": ["too many", "too many"]})
+    out = label_frame(frame)
+    assert out["slam.reply"].tolist() == ["", "421 too many"]
+    assert out["slam.reason"].iloc[1].startswith("server 10.0.0.5:? refused client 10.0.0.2 with '421 too many'")

@@ -324,14 +324,19 @@ def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray]:
     if not cols.has("ftp_reply_code") and not cols.has("smtp_reply_code"):
         return np.full(n, np.nan), _empty_texts(n)  # stock conn.log
     rows = np.arange(n)
-    code = cols.numbers("ftp_reply_code")
+    code = _finite(cols.numbers("ftp_reply_code"))
     msg = cols.texts("ftp_reply_msg", rows)
-    smtp_code = cols.numbers("smtp_reply_code")
+    smtp_code = _finite(cols.numbers("smtp_reply_code"))
     use_smtp = np.isnan(code) & ~np.isnan(smtp_code)
     if use_smtp.any():
         code = np.where(use_smtp, smtp_code, code)
         msg = np.where(use_smtp, cols.texts("smtp_reply_msg", rows), msg)
     return code, msg
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """NaN for what is no usable number: a log's "1e400" parses as infinity."""
+    return np.where(np.isfinite(values), values, np.nan)
 
 
 def _is_server_first_port(port: np.ndarray, ports: frozenset[int]) -> np.ndarray:
@@ -566,7 +571,7 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
         server_h = cols.texts("id.resp_h", need)
         client = cols.texts("id.orig_h", need)
         evidence = {
-            "server": lambda rows: [f"server {h}:{'?' if p != p else int(p)}"
+            "server": lambda rows: [f"server {h}:{int(p) if math.isfinite(p) else '?'}"
                                     for h, p in zip(server_h[at[rows]], resp_p[rows].tolist())],
             "client": lambda rows: [f"client {c}" for c in client[at[rows]]],
             "delay": lambda rows: [_fmt_seconds(v) for v in delay[rows].tolist()],
@@ -646,7 +651,7 @@ def _fill_reasons(sentences: list[str], ids: np.ndarray, evidence: dict) -> np.n
 
 
 def _fmt_count(value: float) -> str:
-    return "an unknown number of" if math.isnan(value) else str(int(value))
+    return str(int(value)) if math.isfinite(value) else "an unknown number of"
 
 
 def _reply_text(code: float, msg: str) -> str:
