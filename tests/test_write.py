@@ -296,3 +296,14 @@ def cli_main():
     from zeekslam.cli import cli
 
     return cli
+
+
+def test_an_empty_number_is_text_in_json(tmp_path):
+    # GENERATED: an empty ts (no Zeek writes one) on the only line: not '"ts": ,'.
+    values = conn_row().split("\t")
+    values[0] = ""
+    path = write_generated(tmp_path / "empty-ts.log", tsv_header() + ["\t".join(values)])
+    for fmt in ("json", "ecs"):
+        out = CliRunner().invoke(cli_main(), ["label", str(path), "--format", fmt]).stdout.splitlines()
+        doc = json.loads(out[-1])
+        assert doc.get("ts", "") == ""

@@ -452,7 +452,7 @@ def _json_safe(value: object) -> object:
 
 _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
 #: A column of JSON numbers, one per line (checked in one C-level pass per column).
-_JSON_NUMBERS = re.compile(rf"(?:{_NUMBER}(?:\n{_NUMBER})*)?")
+_JSON_NUMBERS = re.compile(rf"{_NUMBER}(?:\n{_NUMBER})*")
 
 
 def _json_fragments(values: Sequence[str], name: str, ztype: str, header: Header) -> list[str | None]:
@@ -465,8 +465,10 @@ def _json_fragments(values: Sequence[str], name: str, ztype: str, header: Header
     unset = header.unset_field
     if ztype in NUMERIC_TYPES:
         whole = ztype in ("count", "int", "port")
+        present = [v for v in values if v != unset]
+        # (one empty value must not pass: "ts": , is no JSON)
         if _plain_whole_numbers(values, unset) if whole else \
-                _JSON_NUMBERS.fullmatch("\n".join(v for v in values if v != unset)):
+                not present or _JSON_NUMBERS.fullmatch("\n".join(present)):
             return [None if v == unset else key + v for v in values]
     fragments: dict[str, str | None] = {}
     for v in dict.fromkeys(values):
