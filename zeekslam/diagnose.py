@@ -764,7 +764,8 @@ def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, p
                  numbers: Callable[[str], np.ndarray], kind: np.ndarray | None,
                  reply: np.ndarray | None) -> ServerRows:
     """The rows ``sel`` (addresses already cut to them), with their outcome categories."""
-    lab_idx, ts, port = lab_idx[sel], ts[sel], port[sel].astype(np.int64)
+    # a port beyond int64 (a log's 1e300) would cast to garbage: clipped first, as _servers_of does
+    lab_idx, ts, port = lab_idx[sel], ts[sel], np.clip(port[sel], 0, 65535).astype(np.int64)
 
     def col(name: str) -> np.ndarray:
         return numbers(name)[sel]
