@@ -394,17 +394,17 @@ def _split_columns(lines: list[str], header: Header) -> list[tuple[str, ...]] | 
     return list(zip(*split)) if split else [() for _ in header.fields]
 
 
-def _columnwise(labeled: LabeledChunk) -> dict[str, tuple[str, ...]] | None:
-    """A chunk's raw values by column name, for the writers that work a column at a time;
-    None for chunks that go row by row: JSON input, malformed rows, a header that repeats a
-    name or has slam.* columns of its own (a row dict keeps one value per name)."""
+def _columnwise(labeled: LabeledChunk) -> tuple[dict[str, tuple[str, ...]], Header] | None:
+    """A chunk's raw values by column name, and its header, for the writers that work a column
+    at a time; None for chunks that go row by row: JSON input, malformed rows, a header that
+    repeats a name or has slam.* columns of its own (a row dict keeps one value per name)."""
     chunk = labeled.chunk
     header = chunk.header
     if (chunk.errors or chunk.raw is None or header is None or set(header.fields) & set(LABEL_FIELDS)
             or len(set(header.fields)) != len(header.fields)):
         return None
     columns = _split_columns(chunk.raw, header)
-    return None if columns is None else dict(zip(header.fields, columns))
+    return None if columns is None else (dict(zip(header.fields, columns)), header)
 
 
 def _per_distinct(raw: Sequence[str], make: Callable[[str], Any]) -> list:
@@ -635,17 +635,16 @@ def _csv_rows(labeled: LabeledChunk, columns: list[str]) -> Iterator[tuple[str, 
     """The CSV cells of a Zeek TSV chunk a column at a time: the same cells as
     ``csv_cell(row.get(c))`` of :func:`rows_as_dicts`.  None for chunks that take the
     row-by-row way (malformed rows, input with slam.* columns of its own)."""
-    raw_columns = _columnwise(labeled)
-    header = labeled.chunk.header
-    if raw_columns is None or header is None:
+    found = _columnwise(labeled)
+    if found is None:
         return None
+    raw, header = found
     n = len(labeled.chunk)
-    types = dict(zip(header.fields, header.types))
     dicts, index = _label_dict_table(labeled)
     cells: list[Sequence[str]] = []
     for name in columns:
-        if name in raw_columns:
-            cells.append(_csv_column(raw_columns[name], types[name], header))
+        if name in raw:
+            cells.append(_csv_column(raw[name], header.type_of(name), header))
         elif name in LABEL_FIELDS:
             table = [csv_cell(d.get(name)) for d in dicts]
             cells.append([table[i] for i in index])
@@ -903,14 +902,13 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     """The ECS lines of a Zeek TSV chunk built a column at a time: the same text as
     :func:`ecs_lines` of :func:`rows_as_dicts`, one template per set of fields present, filled
     from columns of JSON texts.  None for chunks that take the row-by-row way."""
-    raw = _columnwise(labeled)
-    header = labeled.chunk.header
-    if raw is None or header is None:
+    found = _columnwise(labeled)
+    if found is None:
         return None
+    raw, header = found
     n = len(labeled.chunk)
-    types = dict(zip(header.fields, header.types))
     # typed values (None: not in the row) of the columns whose values are looked at
-    row = {name: _typed_column(raw[name], types[name], header) for name in ("ts", "duration", "service")
+    row = {name: _typed_column(raw[name], header.type_of(name), header) for name in ("ts", "duration", "service")
            if name in raw}
     dicts, index = _label_dict_table(labeled)
     which = np.asarray(index, dtype=np.intp)
@@ -953,12 +951,12 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
         per_row("event.duration", [None if v is None else int.__repr__(v) for v in nanoseconds])
     for name, field in _ECS_MAP.items():
         if name in raw:
-            per_row(field, _json_column(raw[name], types[name], header))
+            per_row(field, _json_column(raw[name], header.type_of(name), header))
     if "service" in row:
         per_row("network.protocol", [_encode_ascii(str(v).split(",")[0]) if v else None for v in row["service"]])
     for name, field in _ECS_ZEEK:
         if name in raw:
-            per_row(field, _json_column(raw[name], types[name], header))
+            per_row(field, _json_column(raw[name], header.type_of(name), header))
     per_pattern("event.action", [_encode_ascii(label) if label else None for label in labels])
     per_pattern("event.reason", [_encode_ascii(d.get("slam.reason", "")) if label else None
                                  for d, label in zip(dicts, labels)])
