@@ -52,16 +52,16 @@ def report(logs, fmt, output, plot, why_server, problems_only, progress, horizon
     diagnoser = ServerDiagnoser(horizon=horizon, window=window, plot_data=bool(plot))
     try:
         if engine == "dask":
-            frames = dask_engine().label_logs_dask(list(logs), options, scheduler=scheduler)
+            chunks = dask_engine().label_logs_dask(list(logs), options, scheduler=scheduler)  # frames
         else:
             inputs = find_inputs(list(logs))
             # uid only to join slam.log: one new Python string per row otherwise
             columns = [c for c in LABEL_COLUMNS if c != "uid" or inputs.slam]
             labeled = label_chunks(inputs, options, columns=columns, deferred=())
             # what the diagnoser reads of each chunk, made a chunk ahead in a thread of its own
-            frames = ahead(server_rows(labeled))
+            chunks = ahead(server_rows(labeled))
         show = sys.stderr.isatty() if progress is None else progress
-        for chunk in frames:
+        for chunk in chunks:
             diagnoser.add(chunk)
             if show:
                 click.echo(f"\rzeekslam: {diagnoser.rows:,} rows read", err=True, nl=False)
