@@ -45,7 +45,10 @@ def _escape(m: re.Match) -> str:
 
 def sanitize(text: object) -> str:
     """Log-derived text made safe for a terminal: control/format characters escaped."""
-    return _UNSAFE.sub(_escape, str(text))
+    text = str(text)
+    if text.isascii() and text.isprintable():  # the usual case: nothing _UNSAFE matches
+        return text
+    return _UNSAFE.sub(_escape, text)
 
 
 def _hist(h: dict) -> str:
