@@ -1733,6 +1733,8 @@ class ServerDiagnoser:
         i0s = np.argmax(used, axis=1).tolist()
         i1s = (opts.max_bins - np.argmax(used[:, ::-1], axis=1)).tolist()
         labs = S.lab[slots].tolist()
+        # label counts, most common first (ties in label order, as Counter.most_common): one sort
+        label_order = np.argsort(-S.lab[slots], axis=1, kind="stable").tolist()
         cats = S.cat[slots]
         cat_l = cats.tolist()
         # endpoints that never got past the SYN, with nothing else recorded: _probe_verdict
@@ -1761,8 +1763,8 @@ class ServerDiagnoser:
             if self.plot_data:
                 lo, hi = s_lo[j], s_hi[j]
                 samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
-            # label counts, most common first (ties in label order, as Counter.most_common)
-            labels = dict(sorted(((LABELS[i], v) for i, v in enumerate(labs[j]) if v), key=lambda kv: -kv[1]))
+            counts = labs[j]
+            labels = {LABELS[i]: counts[i] for i in label_order[j] if counts[i]}
             if probe[j] and s not in self._kinds and s not in self._replies and s not in self._runs:
                 yield _probe_verdict(
                     hosts[j], sv[7][j], cat_l[j], labels, sv[0][j], sv[1][j], sv[6][j], sv[3][j], sv[4][j],
