@@ -458,8 +458,8 @@ _JSON_NUMBERS = re.compile(rf"{_NUMBER}(?:\n{_NUMBER})*")
 def _json_fragments(values: Sequence[str], name: str, ztype: str, header: Header) -> list[str | None]:
     """``"name": value`` for each raw TSV value of one column (None where unset), a column at a time.
 
-    Numbers keep the digits Zeek wrote (lossless, even past 2**53); text is
-    escaped once per distinct value, since most columns repeat a few values.
+    Numbers keep the digits Zeek wrote (lossless, even past 2**53); anything else is
+    :func:`_json_column`'s text, made once per distinct value.
     """
     key = json.dumps(safe_text(name)) + ": "
     unset = header.unset_field
@@ -470,11 +470,7 @@ def _json_fragments(values: Sequence[str], name: str, ztype: str, header: Header
         if _plain_whole_numbers(values, unset) if whole else \
                 not present or _JSON_NUMBERS.fullmatch("\n".join(present)):
             return [None if v == unset else key + v for v in values]
-    fragments: dict[str, str | None] = {}
-    for v in dict.fromkeys(values):
-        typed = _typed(v, ztype, header)
-        fragments[v] = None if typed is None else key + json.dumps(typed, ensure_ascii=True, allow_nan=False)
-    return [fragments[v] for v in values]
+    return [None if text is None else key + text for text in _json_column(values, ztype, header)]
 
 
 def _json_lines_tsv(labeled: LabeledChunk) -> list[str]:
