@@ -18,6 +18,7 @@ from zeekslam.diagnose import (
     UnknownServer,
     diagnose,
     find,
+    format_time,
     parse_endpoint,
     rows_of_frame,
     why,
@@ -211,8 +212,29 @@ def test_open_counts_matches_brute_force():
     t_q = 1.7e9 + rng.uniform(-5, 110, 300)
     t_q[:20] = s_w[:20]  # an interval's own start is not "open"
     g_q[:20] = g_w[:20]
+    t_q[20:40] = e_w[20:40]  # nor its end
+    g_q[20:40] = g_w[20:40]
     want = [int(((g_w == g) & (s_w < t) & (t < e_w)).sum()) for g, t in zip(g_q, t_q, strict=True)]
     assert open_counts(g_w, s_w, e_w, g_q, t_q).astype(int).tolist() == want
+
+
+def test_format_time_matches_the_spelt_out_format():
+    from datetime import UTC, datetime
+
+    def spelt_out(ts: float) -> str:  # the format, field by field (years not padded)
+        dt = datetime.fromtimestamp(ts, tz=UTC)
+        return (f"{dt.year}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+                f"{dt.microsecond // 1000:03d}Z")
+
+    rng = np.random.default_rng(3)
+    stamps = np.concatenate([rng.uniform(1.7e9, 1.8e9, 2000), rng.uniform(-6.1e10, 2.5e11, 2000),
+                             [0.0, -0.0005, 1764000000.9999, -30610224000.5, -40000000000.0]])
+    for ts in stamps.tolist():
+        assert format_time(ts) == spelt_out(ts), ts
+    assert format_time(-40000000000.0).startswith("702-")  # a year before 1000: not padded
+    assert format_time(1764065415.0999) == "2025-11-25T10:10:15.099Z"  # truncated, not rounded
+    assert format_time(float("nan")) == format_time(None) == "-"
+    assert format_time(1e300) == "epoch 1e+300"
 
 
 # ---------------------------------------------------------------------------
