@@ -759,7 +759,7 @@ def primary_and_facts(found: Inputs, strict: bool = False) -> tuple[list[str], p
 def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = None, *,
                  chunk_rows: int = CHUNK_ROWS, strict: bool = False,
                  columns: Sequence[str] | None = LABEL_COLUMNS, with_frames: bool = False,
-                 deferred: Sequence[str] | None = None) -> Iterator[LabeledChunk]:
+                 deferred: Sequence[str] | None = None, threads: bool = True) -> Iterator[LabeledChunk]:
     """Read and label every row of the given logs, chunk by chunk, in input order.
 
     With conn logs and slam logs together, slam facts are joined on ``uid``;
@@ -768,7 +768,10 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     Reading and labeling run in a background thread a chunk or two ahead; with
     ``with_frames`` so does making each chunk's pandas ``frame``.  Text columns named in
     ``deferred`` (by default those only reasons read, unless frames are made) are cut from
-    the lines when asked for instead of parsed for every row.
+    the lines when asked for instead of parsed for every row.  With ``threads`` false every
+    stage runs in the caller's thread: for a caller that runs the whole of it in one thread
+    of its own (``report``, whose main thread is busy with Python work: more threads would
+    only take turns at the GIL).
     """
     if deferred is None:
         deferred = () if with_frames else TEXT_FOR_REASONS
@@ -778,9 +781,10 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
 
     def labeled() -> Iterator[LabeledChunk]:
         for path in primary:
-            # Stages, each a thread: read and scan | parse (read_log) | label (here) | the caller's.
-            for chunk in ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
-                                             later=deferred)):
+            # Stages, each a thread (with threads): read and scan | parse (read_log) | label (here) | the caller's.
+            chunks = read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict, later=deferred,
+                              threads=threads)
+            for chunk in ahead(chunks) if threads else chunks:
                 cols = chunk.columns
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
                         cols.has("history") and (cols.codes("history")[1] != "").any()):
@@ -795,7 +799,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                     labeled.frame  # noqa: B018 - made here, in the background thread
                 yield labeled
 
-    return ahead(labeled())
+    return ahead(labeled()) if threads else labeled()
 
 
 def label_logs(paths: Inputs | Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,

@@ -681,7 +681,7 @@ def _scanned(path: str) -> Iterator[ScannedBlock]:
 
 
 def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int = CHUNK_ROWS,
-             strict: bool = False, later: Sequence[str] = ()) -> Iterator[LogChunk]:
+             strict: bool = False, later: Sequence[str] = (), threads: bool = True) -> Iterator[LogChunk]:
     """Read one Zeek log (TSV or JSON, plain or gzip, or '-' for stdin) in chunks.
 
     ``columns`` limits which columns are parsed into each chunk's frame (the raw
@@ -693,6 +693,8 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
     Everything else (headers, JSON, dirty or malformed lines) goes line by line.
     Text columns named in ``later`` are parsed in the bytes lane only when asked
     for: a few rows' text for a reason sentence, or all of them for a frame.
+    Reading and scanning the bytes run a block ahead in a thread of their own unless
+    ``threads`` is false.
     """
     state = TsvState()
     fmt = ""
@@ -781,7 +783,7 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
                                 newlines=newlines[a:b - 1] - start, later=deferred))
 
     number = 1
-    for block, newlines, clean, runs in ahead(_scanned(path)):
+    for block, newlines, clean, runs in (ahead(_scanned(path)) if threads else _scanned(path)):
         view = memoryview(block)
         if fmt in ("tsv", ""):
             for a, b, lo, hi, special, run_clean in runs:
