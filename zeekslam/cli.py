@@ -32,6 +32,24 @@ class _Commands(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _arrow_pool_that_gives_back() -> None:
+    """Arrow's jemalloc pool for ``label``, unless ARROW_DEFAULT_MEMORY_POOL says otherwise.
+
+    Each chunk's output is built in Arrow buffers and freed a moment later; the default
+    mimalloc pool keeps those pages, jemalloc returns them.  Measured at 2M rows: peak RSS
+    ~220 -> ~180 MB (Zeek TSV out) and ~290-310 -> ~240 MB (JSON out), the same speed.
+    Builds without jemalloc (Windows) keep the default.
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    import contextlib
+
+    import pyarrow as pa
+
+    with contextlib.suppress(NotImplementedError):  # ArrowNotImplementedError: built without it
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 @click.group(cls=_Commands, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="zeekslam")
 def cli() -> None:
@@ -109,6 +127,7 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
       zeekslam label archive/2026-11-*/ --engine dask --scheduler processes -o all.log
     """
     options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
+    _arrow_pool_that_gives_back()
     show = sys.stderr.isatty() if progress is None else progress
     tally = Tally(show)
     try:
