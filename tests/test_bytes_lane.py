@@ -133,6 +133,31 @@ def test_strict_raises_at_the_bad_line_after_the_good_chunks(tmp_path):
     assert seen and max(seen) < bad_at
 
 
+def _chunks_and_labels(paths, **kw):
+    out = []
+    for labeled in label_chunks(paths, chunk_rows=1000, **kw):
+        out.append((list(labeled.chunk.line_numbers), dict(labeled.chunk.errors),
+                    {name: labeled.labels.column(name).tolist() for name in LABEL_FIELDS}))
+    return out
+
+
+def test_one_thread_reads_and_labels_like_the_threaded_pipeline(tmp_path):
+    # report runs the whole pipeline in one thread (threads=False): same chunks, same labels
+    path, bad_at, dirty_at, total = _generated_log(tmp_path)
+    before = threading.active_count()
+    one = _chunks_and_labels([str(path)], threads=False, deferred=())
+    assert threading.active_count() == before  # no thread of its own
+    assert one == _chunks_and_labels([str(path)], deferred=())
+    assert sum(len(numbers) for numbers, _, _ in one) == total
+    assert [n for numbers, errors, _ in one for pos, n in enumerate(numbers) if pos in errors] == [bad_at]
+    # a lab directory and a wild log (report with a slam.log joined: test_report_with_slam)
+    for paths in ([str(LAB / "mixed_dev" / "tsv")], [str(WILD / "zeek41-gaps-bigcounts.log")]):
+        assert _chunks_and_labels(paths, threads=False) == _chunks_and_labels(paths)
+    with pytest.raises(MalformedLine) as e:
+        _chunks_and_labels([str(path)], threads=False, strict=True)
+    assert e.value.line == bad_at
+
+
 def test_read_ahead_stops_its_thread_when_the_reader_leaves(tmp_path):
     path, *_ = _generated_log(tmp_path, rows=6000)
     before = set(threading.enumerate())
