@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pytest
 from click.testing import CliRunner
 
 from conftest import LAB, conn_row, tsv_header, write_generated
@@ -87,3 +89,22 @@ def test_malformed_count_does_not_depend_on_the_output_format(tmp_path):
     for fmt in ("zeek", "json", "csv"):
         r = run("label", str(path), "--format", fmt)
         assert r.stderr.strip().endswith("1 rows in, 1 rows out, 1 malformed"), fmt
+
+
+def test_label_takes_arrows_jemalloc_pool_unless_the_environment_names_one(monkeypatch):
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow build has no jemalloc")
+    log = str(LAB / "acl_silent_close" / "tsv" / "conn.log")
+    original = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+        assert run("label", log).exit_code == 0
+        assert pa.default_memory_pool().backend_name == "system"  # the user's choice stands
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        assert run("label", log).exit_code == 0
+        assert pa.default_memory_pool().backend_name == "jemalloc"  # it gives freed pages back
+    finally:
+        pa.set_memory_pool(original)
