@@ -15,16 +15,17 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def ahead(items: Iterator[T], depth: int = 2, *, thread: bool = True) -> Iterator[T]:
     """The same items, made by a background thread up to ``depth`` items ahead.
 
     Arrow and numpy release the GIL, so while the caller handles one chunk the
     thread reads, labels or formats the next: on two cores, stages overlap.
     Errors (a malformed line under ``--strict``, an unreadable gzip) arrive in
-    their place in the sequence, as if raised here.  ``ZEEKSLAM_READ_AHEAD=0`` in
-    the environment turns the threads off (cProfile sees the main thread only).
+    their place in the sequence, as if raised here.  With ``thread`` false the items
+    are made in the caller's thread, as they are asked for; ``ZEEKSLAM_READ_AHEAD=0``
+    in the environment does that everywhere (cProfile sees the main thread only).
     """
-    if os.environ.get("ZEEKSLAM_READ_AHEAD") == "0":  # one thread: for profilers that see only one
+    if not thread or os.environ.get("ZEEKSLAM_READ_AHEAD") == "0":  # one thread: for profilers that see only one
         yield from items
         return
     import queue

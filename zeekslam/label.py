@@ -782,9 +782,8 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     def labeled() -> Iterator[LabeledChunk]:
         for path in primary:
             # Stages, each a thread (with threads): read and scan | parse (read_log) | label (here) | the caller's.
-            chunks = read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict, later=deferred,
-                              threads=threads)
-            for chunk in ahead(chunks) if threads else chunks:
+            for chunk in ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
+                                        later=deferred, threads=threads), thread=threads):
                 cols = chunk.columns
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
                         cols.has("history") and (cols.codes("history")[1] != "").any()):
@@ -799,7 +798,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                     labeled.frame  # noqa: B018 - made here, in the background thread
                 yield labeled
 
-    return ahead(labeled()) if threads else labeled()
+    return ahead(labeled(), thread=threads)
 
 
 def label_logs(paths: Inputs | Sequence[str], *, options: LabelOptions | None = None, chunk_rows: int = CHUNK_ROWS,

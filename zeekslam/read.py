@@ -783,7 +783,7 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
                                 newlines=newlines[a:b - 1] - start, later=deferred))
 
     number = 1
-    for block, newlines, clean, runs in (ahead(_scanned(path)) if threads else _scanned(path)):
+    for block, newlines, clean, runs in ahead(_scanned(path), thread=threads):
         view = memoryview(block)
         if fmt in ("tsv", ""):
             for a, b, lo, hi, special, run_clean in runs:
