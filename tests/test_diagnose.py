@@ -19,6 +19,7 @@ from zeekslam.diagnose import (
     diagnose,
     find,
     format_time,
+    format_times,
     parse_endpoint,
     rows_of_frame,
     why,
@@ -235,6 +236,20 @@ def test_format_time_matches_the_spelt_out_format():
     assert format_time(1764065415.0999) == "2025-11-25T10:10:15.099Z"  # truncated, not rounded
     assert format_time(float("nan")) == format_time(None) == "-"
     assert format_time(1e300) == "epoch 1e+300"
+
+
+def test_format_times_is_format_time_in_bulk():
+    rng = np.random.default_rng(4)
+    # the rounding edges: half a microsecond either side of zero, of a whole second, of year 1000
+    # and 10000; stamps on a half microsecond (round half to even); years numpy spells otherwise
+    on_half = np.round(rng.uniform(-1e9, 1.8e9, 3000) * 1e6) / 1e6 + 5e-7
+    stamps = np.concatenate([rng.uniform(1.7e9, 1.8e9, 3000), rng.uniform(-6.2e10, 2.6e11, 3000), on_half,
+                             [0.0, -0.0, -5e-7, 5e-7, -1.5e-6, 1.5e-6, 1764000000.9999995, -30610224000.0,
+                              -30610224000.0000005, -30610224000.5, 253402300799.9999, 253402300799.9999995,
+                              253402300800.0, -40000000000.0, 1e300, -1e300, np.inf, -np.inf, np.nan]])
+    values = stamps.tolist() + [None]
+    assert format_times(values) == [format_time(t) for t in values]
+    assert format_times([]) == []
 
 
 # ---------------------------------------------------------------------------

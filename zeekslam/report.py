@@ -23,6 +23,7 @@ from .diagnose import (
     Hypothesis,
     ServerDiagnosis,
     format_time,
+    format_times,
     why,
 )
 
@@ -81,6 +82,8 @@ def iter_text(
     if skipped:
         head += f"; {skipped} row(s) not about a server's door (non-TCP, unlabeled, malformed, ftp-data)"
     lines = [head]
+    # every entry's time span, formatted in one pass
+    spans = format_times([d.first_ts for d in shown] + [d.last_ts for d in shown]) if details else []
     if not diagnoses:
         lines.append("no TCP connections to diagnose")
     for i, d in enumerate(shown, 1):
@@ -92,7 +95,7 @@ def iter_text(
             continue
         labels = ", ".join(f"{sanitize(k)} {v}" for k, v in d.label_counts.items())
         lines.append(f"   connections {d.connections}: {labels}")
-        lines.append(f"   time: {format_time(d.first_ts)} .. {format_time(d.last_ts)}")
+        lines.append(f"   time: {spans[i - 1]} .. {spans[len(shown) + i - 1]}")
         if d.door_events or d.concurrency_refused:
             lines.append(
                 f"   concurrency at accept (sessions:count): refusals {_hist(d.concurrency_refused)}"
