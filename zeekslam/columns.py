@@ -70,6 +70,27 @@ def arrow_indices(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
+def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per key, distinct keys) for int64 keys, numbered in order of first appearance:
+    ``pandas.factorize`` through Arrow's hash table (no pandas to import)."""
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    if not len(keys):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    encoded = arrow_indices(keys).dictionary_encode()
+    codes = np.frombuffer(encoded.indices.buffers()[1], dtype=np.int32, count=len(keys)).astype(np.int64)
+    distinct = encoded.dictionary
+    return codes, _values(distinct, np.int64)[: len(distinct)].copy()
+
+
+def first_seen_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`first_seen` for an object array of texts (a dict: a text's own equality and hash)."""
+    table: dict = {}
+    codes = np.fromiter((table.setdefault(v, len(table)) for v in values.tolist()), np.int64, len(values))
+    distinct = np.empty(len(table), dtype=object)
+    distinct[:] = list(table)
+    return codes, distinct
+
+
 def arrow_binary(texts: Sequence[str | bytes | None]) -> pa.Array:
     """A binary Arrow array of strings (UTF-8 encoded) or bytes, None as null (without ``pa.array``;
     see above)."""

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -70,9 +71,13 @@ from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+from .columns import first_seen, first_seen_texts
+from .hashing import hash_texts
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .columns import Columns
     from .label import LabeledChunk
 
@@ -504,18 +509,6 @@ def _grow(a: np.ndarray, n: int, fill) -> np.ndarray:
     return out
 
 
-def _hash_clients(ips: np.ndarray) -> np.ndarray:
-    """64-bit hashes of distinct address texts (the same values as hashing every row)."""
-    ips = ips.astype(object)
-    try:
-        return pd.util.hash_array(ips, categorize=False).view(np.int64)
-    except UnicodeEncodeError:
-        # undecodable bytes, kept by the reader as lone surrogates, cannot be UTF-8 encoded
-        # for hashing: hash their bytes (surrogatepass), spelt as Latin-1 text, instead
-        safe = np.array([t.encode("utf-8", "surrogatepass").decode("latin-1") for t in ips], dtype=object)
-        return pd.util.hash_array(safe, categorize=False).view(np.int64)
-
-
 def _texts_or_none(chunk: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray | None:
     """Column ``name`` at ``rows`` as str ("" when missing); None when absent or all empty."""
     if name not in chunk:
@@ -531,8 +524,7 @@ def _group_codes(*cols: np.ndarray) -> np.ndarray:
     h = np.zeros(len(cols[0]), np.uint64)
     for c in cols:
         h = h * np.uint64(0x9E3779B97F4A7C15) + c.astype(np.int64).view(np.uint64)
-    codes, _ = pd.factorize(h)
-    return codes.astype(np.int64)
+    return first_seen(h.view(np.int64))[0]
 
 
 def _open_counts(g_w, s_w, e_w, g_q, t_q) -> np.ndarray:
@@ -769,7 +761,7 @@ class ServerRows:
 def _merge_codes(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Codes into one table of distinct texts, from (codes, texts) of several parts."""
     # one hash pass over all the parts' texts (object hashes: undecodable bytes are fine)
-    remap, distinct = pd.factorize(np.concatenate([texts for _, texts in parts]))
+    remap, distinct = first_seen_texts(np.concatenate([texts for _, texts in parts]))
     offsets = np.cumsum([0] + [len(texts) for _, texts in parts])
     merged = np.concatenate([remap[offset + codes] for (codes, _), offset in zip(parts, offsets.tolist())])
     return merged, np.asarray(distinct, dtype=object)
@@ -804,7 +796,7 @@ def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, p
         # a known refusal reply makes any accepted connection a refusal
         cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
     # clients: one hash per distinct address of the chunk
-    ch = _hash_clients(otext)[ocode]
+    ch = hash_texts(otext)[ocode]
     return ServerRows(rows=n, lab_idx=lab_idx, cat=cat, ts=ts, end=end, port=port, ob=ob, hcode=hcode,
                       htext=htext, ocode=ocode, otext=otext, ch=ch, kind=kind, reply=reply,
                       rc=col(RESP_CONC), oc=col(ORIG_CONC))
@@ -812,6 +804,8 @@ def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, p
 
 def rows_of_frame(chunk: pd.DataFrame) -> ServerRows:
     """:class:`ServerRows` of a labeled frame (``label_logs``, the Dask engine, a notebook)."""
+    import pandas as pd  # a frame came from pandas: it is loaded already
+
     n = len(chunk)
     missing = [c for c in ("ts", "id.orig_h", "id.resp_h", "id.resp_p", LABEL) if c not in chunk]
     if missing and n:
@@ -903,7 +897,7 @@ def _text_uniques(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
     (a header may give a text column a number type: hostile, or just odd)."""
     codes, uniq = cols.codes(name)
     # one C pass over the values (a Python loop here cost a tenth of a second per 2M rows)
-    if pd.api.types.infer_dtype(uniq, skipna=False) not in ("string", "empty"):
+    if set(map(type, uniq.tolist())) - {str}:  # a C pass over the types, no Python loop
         uniq = np.array([_text(u) for u in uniq.tolist()], dtype=object)
     return codes, uniq
 
@@ -1068,7 +1062,7 @@ class ServerDiagnoser:
     def _servers_of(self, hcode: np.ndarray, htext: np.ndarray, port: np.ndarray) -> np.ndarray:
         """Server slot per row: endpoints looked up in bulk, new ones given slots in bulk."""
         port = np.clip(port, 0, 65535)
-        hu = pd.unique(hcode)  # host codes in order of first appearance among the kept rows
+        hu = first_seen(hcode)[1]  # host codes in order of first appearance among the kept rows
         ids = np.fromiter(map(self._hid.get, htext[hu].tolist(), repeat(-1)), np.int64, len(hu))
         if (ids < 0).any():
             for i in np.flatnonzero(ids < 0).tolist():
@@ -1076,7 +1070,7 @@ class ServerDiagnoser:
         hid = np.full(len(htext), -1, np.int64)
         hid[hu] = ids
         key = (hid[hcode] << 16) | port
-        codes, uk = pd.factorize(key)
+        codes, uk = first_seen(key)
         pos = np.searchsorted(self._ek, uk)
         found = pos < len(self._ek)
         found[found] = self._ek[pos[found]] == uk[found]
@@ -1216,7 +1210,7 @@ class ServerDiagnoser:
 
     def _pairs_of(self, srv: np.ndarray, ocode: np.ndarray, otext: np.ndarray) -> np.ndarray:
         opts, S, P = self.options, self.s, self.p
-        codes, uniq = pd.factorize(srv * len(otext) + ocode)  # (server, client) in order of first appearance
+        codes, uniq = first_seen(srv * len(otext) + ocode)  # (server, client) in order of first appearance
         out = np.empty(len(uniq), np.int64)
         n0 = len(self._pair_ip)
         new_srv = []  # server of each pair made here (ids n0, n0 + 1, ...)
@@ -1642,7 +1636,7 @@ class ServerDiagnoser:
         vset = np.zeros(n, bool)
         vset[victims] = True
         # each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry)
-        codes, hosts = pd.factorize(self._host[victims])
+        codes, hosts = first_seen_texts(self._host[victims])
         fids = np.fromiter(map(self._fold_id.get, hosts.tolist(), repeat(-1)), np.int64, len(hosts))
         F = self._fold
         made = len(self._fold_id)
@@ -1708,7 +1702,7 @@ class ServerDiagnoser:
         f, c = f[~known], c[~known]
         if not len(f):
             return
-        cc, _ = pd.factorize(c)  # exact (entry, client) keys; the first of each kept
+        cc, _ = first_seen(c)  # exact (entry, client) keys; the first of each kept
         _, first = np.unique(f * (int(cc.max()) + 1) + cc, return_index=True)
         first.sort()
         f, c = f[first], c[first]
@@ -1899,9 +1893,14 @@ class _View:
 
 def _text(v: object) -> str:
     """A cell as text; missing -> "" (object-safe: keeps lone surrogates from undecodable bytes)."""
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+    if v is None or (isinstance(v, float) and math.isnan(v)) or _is_pandas_na(v):
         return ""
     return v if isinstance(v, str) else str(v)
+
+
+def _is_pandas_na(v: object) -> bool:
+    pd = sys.modules.get("pandas")  # only a frame's cells can be pd.NA, and frames need pandas
+    return pd is not None and v is pd.NA
 
 
 def _text_array(col: pd.Series) -> np.ndarray:
@@ -1910,6 +1909,8 @@ def _text_array(col: pd.Series) -> np.ndarray:
     Decided once per distinct value, and never through pandas' string dtype, which
     cannot hold the lone surrogates a reader keeps for undecodable bytes.
     """
+    import pandas as pd
+
     codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
     if pd.api.types.infer_dtype(uniq, skipna=False) == "string":  # the usual case: no cell to convert
         texts = np.append(uniq.astype(object), "")
@@ -1920,6 +1921,8 @@ def _text_array(col: pd.Series) -> np.ndarray:
 
 def _text_codes(col: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A text column (``rows`` of it) as codes into its distinct texts; missing and "" -> -1."""
+    import pandas as pd
+
     values = col.to_numpy(object)
     codes, uniq = pd.factorize(values if rows is None else values[rows], use_na_sentinel=True)
     if pd.api.types.infer_dtype(uniq, skipna=False) == "string":  # the usual case: distinct str already
@@ -1975,6 +1978,8 @@ def _rank_in_group(g: np.ndarray) -> np.ndarray:
 def _num_col(g: pd.DataFrame, name: str) -> np.ndarray:
     if name not in g:
         return np.full(len(g), np.nan)
+    import pandas as pd
+
     return pd.to_numeric(g[name], errors="coerce").to_numpy(float)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import replies
 from .ahead import ahead
-from .columns import Columns, FrameColumns
+from .columns import Columns, FrameColumns, first_seen
 from .history import HistoryError, decode
 from .read import (
     CHUNK_ROWS,
@@ -303,19 +303,11 @@ def _pattern_ids(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             span = int(combined.max()) + 1 if len(combined) else 1
         combined += key * span
         span *= size
-    ids = _first_seen_codes(combined)
+    ids, _ = first_seen(combined)  # a hash table, not a sort
     # Codes are numbered by first appearance: a pattern's first row is where the running maximum grows.
     running = np.maximum.accumulate(ids)
     first = np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
     return ids, first
-
-
-def _first_seen_codes(keys: np.ndarray) -> np.ndarray:
-    """Number distinct int64 keys 0, 1, ... in order of first appearance (a hash table, not a sort)."""
-    from .columns import arrow_indices
-
-    encoded = arrow_indices(keys).dictionary_encode()
-    return np.frombuffer(encoded.indices.buffers()[1], dtype=np.int32, count=len(keys)).astype(np.int64)
 
 
 def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,52 @@
+"""Client hashes and first-seen codes without pandas: the same values pandas gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from zeekslam.columns import first_seen, first_seen_texts
+from zeekslam.hashing import hash_texts
+
+
+def _texts(rng: np.random.Generator) -> list[str]:
+    edges = ["", "a", "1234567", "12345678", "123456789", "a\x00", "\x00", "a" + "\x00" * 7, "ü", "日本語",
+             "fe80::1ff:fe23:4567:890a", "x" * 255, "x" * 256]
+    ips = [".".join(str(int(b)) for b in rng.integers(0, 256, 4)) for _ in range(3000)]
+    odd = ["".join(map(chr, rng.integers(1, 0x3000, int(rng.integers(0, 80))))) for _ in range(1000)]
+    return edges + ips + odd
+
+
+def test_hashes_are_pandas_hash_array():
+    texts = np.array(_texts(np.random.default_rng(7)), dtype=object)
+    ours = hash_texts(texts)
+    assert ours.dtype == np.int64
+    assert np.array_equal(ours, pd.util.hash_array(texts, categorize=False).view(np.int64))
+
+
+def test_long_and_undecodable_texts_hash_apart_and_stably():
+    # past 256 bytes (never an address) BLAKE2b; lone surrogates (undecodable bytes) by their own bytes
+    texts = np.array(["y" * 300, "y" * 301, "y" * 300 + "z", "\udc80abc", "\udc81abc", "abc", "y" * 300], dtype=object)
+    h = hash_texts(texts)
+    assert len(set(h[:6].tolist())) == 6
+    assert h[6] == h[0]
+    assert np.array_equal(hash_texts(texts[::-1]), h[::-1])
+
+
+def test_first_seen_is_pandas_factorize():
+    rng = np.random.default_rng(8)
+    keys = rng.integers(-(2**62), 2**62, 5000)[rng.integers(0, 5000, 20000)]
+    codes, distinct = first_seen(keys)
+    want_codes, want_distinct = pd.factorize(keys)
+    assert np.array_equal(codes, want_codes) and np.array_equal(distinct, want_distinct)
+    assert codes.dtype == distinct.dtype == np.int64
+    empty_codes, empty_distinct = first_seen(np.empty(0, np.int64))
+    assert len(empty_codes) == len(empty_distinct) == 0
+
+
+def test_first_seen_texts_is_pandas_factorize():
+    texts = np.array(_texts(np.random.default_rng(9)) * 2, dtype=object)[::-1]
+    codes, distinct = first_seen_texts(texts)
+    want_codes, want_distinct = pd.factorize(texts)
+    assert np.array_equal(codes, want_codes)
+    assert distinct.dtype == object and distinct.tolist() == want_distinct.tolist()
