@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -349,34 +349,45 @@ def benchmark(args: argparse.Namespace) -> int:
 
 
 def memory_check(args: argparse.Namespace) -> int:
-    """label and report at two sizes: peak RSS should not grow with the input."""
+    """label and report at two sizes: peak RSS should not grow with the input.
+
+    Each size runs ``--repeat`` times: one process's peak RSS varies by ~10% from run to
+    run (allocator and thread timing), so each size counts with the highest of its runs,
+    as the main table does, and every run's figure is printed."""
     os.makedirs(args.out_dir, exist_ok=True)
     print(f"machine: {machine()}")
     zs = zeekslam_cmd()
     compile_package()
     sizes = [args.small, args.large]
-    found: dict[str, list[Result]] = {"label": [], "report": []}
+    runs: dict[tuple[str, int], list[Result]] = {}
     for rows in sizes:
         path = input_file(rows, args.seed, args.out_dir, args.regenerate)
         warm(path)
         out = os.path.join(args.out_dir, "label-memcheck.tsv")
-        for command, argv in (("label", [*zs, "label", path, "-o", out, "--no-progress"]),
-                              ("report", [*zs, "report", path, "-o", os.devnull])):
-            print(f"running zeekslam {command} at {rows:,} rows ...", flush=True)
-            found[command].append(run(f"zeekslam {command}, {rows:,} rows", argv))
-            if os.path.exists(out):
-                os.remove(out)
+        for round_no in range(1, args.repeat + 1):
+            for command, argv in (("label", [*zs, "label", path, "-o", out, "--no-progress"]),
+                                  ("report", [*zs, "report", path, "-o", os.devnull])):
+                print(f"running zeekslam {command} at {rows:,} rows (run {round_no} of {args.repeat}) ...",
+                      flush=True)
+                runs.setdefault((command, rows), []).append(run(f"zeekslam {command}, {rows:,} rows", argv))
+                if os.path.exists(out):
+                    os.remove(out)
+    found: dict[str, list[Result]] = {"label": [], "report": []}
+    for (command, _rows), results in runs.items():  # the fastest time, the highest peak
+        fastest = min(results, key=lambda r: r.seconds)
+        found[command].append(replace(fastest, rss_mb=max(r.rss_mb for r in results)))
     print(f"\n{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}  status")
-    for results in found.values():
+    for command, results in found.items():
         for rows, r in zip(sizes, results, strict=True):
-            print(row_text(r, rows))
+            peaks = ", ".join(f"{x.rss_mb:.0f}" for x in runs[(command, rows)])
+            print(row_text(r, rows) + f"   (runs: {peaks} MB)")
     print()
     for command, (small, large) in found.items():
         ratio = large.rss_mb / small.rss_mb if small.rss_mb else float("nan")
         ok = abs(ratio - 1.0) <= TARGETS["flatness"]
         print(f"{command} peak RSS {small.rss_mb:.0f} MB at {sizes[0]:,} rows, {large.rss_mb:.0f} MB at "
               f"{sizes[1]:,} rows: ratio {ratio:.2f} (target within {TARGETS['flatness']:.0%})  {verdict(ok)}")
-    return 0 if all(r.rc == 0 for results in found.values() for r in results) else 1
+    return 0 if all(r.rc == 0 for results in runs.values() for r in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
