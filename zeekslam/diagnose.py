@@ -1636,7 +1636,8 @@ class ServerDiagnoser:
         vset = np.zeros(n, bool)
         vset[victims] = True
         # each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry)
-        codes, hosts = first_seen_texts(self._host[victims])
+        codes, hids = first_seen(S.hid[victims])  # host ids: one per live host text, and ints
+        hosts = self._hname[hids]
         fids = np.fromiter(map(self._fold_id.get, hosts.tolist(), repeat(-1)), np.int64, len(hosts))
         F = self._fold
         made = len(self._fold_id)
