@@ -31,6 +31,7 @@ def test_long_and_undecodable_texts_hash_apart_and_stably():
     assert len(set(h[:6].tolist())) == 6
     assert h[6] == h[0]
     assert np.array_equal(hash_texts(texts[::-1]), h[::-1])
+    assert hash_texts(np.array([], dtype=object)).shape == (0,)
 
 
 def test_first_seen_is_pandas_factorize():

@@ -77,7 +77,7 @@ def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not len(keys):
         return np.empty(0, np.int64), np.empty(0, np.int64)
     encoded = arrow_indices(keys).dictionary_encode()
-    codes = np.frombuffer(encoded.indices.buffers()[1], dtype=np.int32, count=len(keys)).astype(np.int64)
+    codes = _values(encoded.indices, np.int32)[: len(keys)].astype(np.int64)
     distinct = encoded.dictionary
     return codes, _values(distinct, np.int64)[: len(distinct)].copy()
 
