@@ -148,7 +148,7 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
     return Result(name, seconds, rss_kb / 1024.0, rc, note)
 
 
-OUTPUTS = ("label.tsv", "label.json", "label-dask.tsv", "awk.tsv", "report.txt")
+OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt")
 
 
 def remove_outputs(out_dir: str) -> None:
@@ -263,6 +263,11 @@ def benchmark(args: argparse.Namespace) -> int:
                          [awk, "-f", os.path.join(HERE, "awk_label.awk"), path], os.path.join(out_dir, "awk.tsv")))
     else:
         print("note: no awk on this machine: the floor is skipped")
+    if args.documents:  # ~40 s each at 2M rows: only when asked
+        for fmt in ("ecs", "csv"):
+            commands.append((fmt, f"zeekslam label --format {fmt}",
+                             [*zs, "label", path, "--format", fmt, "-o", os.path.join(out_dir, f"label.{fmt}"),
+                              "--no-progress"], None))
     if args.dask:
         commands.append(("dask", "dask engine (label_logs_dask)", [sys.executable, "-c", DASK_LABEL, path], None))
         if label_has_option("--engine"):
@@ -333,7 +338,8 @@ def benchmark(args: argparse.Namespace) -> int:
         print(f"  label --format json: json time / TSV time = {json_ratio:5.2f} (no target)")
     # the RSS target read as applying to every command that streams a log
     scale = f" (target at 2M rows: <= {TARGETS['rss_mb']:.0f} MB)"
-    for key, name in (("label", "label"), ("json", "label --format json"), ("report", "report")):
+    for key, name in (("label", "label"), ("json", "label --format json"), ("ecs", "label --format ecs"),
+                      ("csv", "label --format csv"), ("report", "report")):
         result = results.get(key)
         if result is None or result.rc != 0:
             continue
@@ -406,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--code", metavar="DIR", default=None,
                     help="import zeekslam from DIR (e.g. a copy with a patch applied) instead of the install")
     ap.add_argument("--dask", action="store_true", help="also time the Dask engine (library call)")
+    ap.add_argument("--documents", action="store_true",
+                    help="also time label --format ecs and --format csv (slow: ~40 s each at 2M rows)")
     ap.add_argument("--memory-check", action="store_true",
                     help="run label and report at --small and --large rows and compare peak RSS")
     ap.add_argument("--small", type=int, default=2_000_000, help="memory check: smaller size (default 2M)")

@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import LAB, conn_row, tsv_header, write_generated
-from zeekslam.cli import cli
+from zeekslam.cli import DOCUMENT_CHUNK_ROWS, cli
+from zeekslam.label import label_chunks
+from zeekslam.read import CHUNK_ROWS
 
 
 def run(*args):
@@ -108,3 +110,30 @@ def test_label_takes_arrows_jemalloc_pool_unless_the_environment_names_one(monke
         assert pa.default_memory_pool().backend_name == "jemalloc"  # it gives freed pages back
     finally:
         pa.set_memory_pool(original)
+
+
+@pytest.mark.parametrize("fmt,want", [("ecs", DOCUMENT_CHUNK_ROWS), ("csv", DOCUMENT_CHUNK_ROWS),
+                                      ("zeek", CHUNK_ROWS), ("json", CHUNK_ROWS)])
+def test_ecs_and_csv_read_smaller_chunks_with_the_same_output(tmp_path, monkeypatch, fmt, want):
+    # ECS and CSV documents are built from pandas frames: ~40 MB per 25,000-row chunk in flight
+    # (benchmark: `label -f ecs` at 2M rows peaks at ~200 MB in 10,000-row chunks, ~340 MB in 25,000)
+    rows = [conn_row(uid=f"Cgen{i}", orig=f"10.0.{i % 200}.{i % 7}", resp_p=21 + i % 3,
+                     history=("ShAfFa", "ShADadFf", "Sr")[i % 3], state=("SF", "SF", "REJ")[i % 3])
+            for i in range(2500)]
+    log = write_generated(tmp_path / "conn.log", tsv_header() + rows)
+    import zeekslam.cli as cli_module
+
+    asked: list[int] = []
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs["chunk_rows"])
+        return label_chunks(*args, **kwargs)
+
+    monkeypatch.setattr(cli_module, "label_chunks", spy)
+    outputs = []
+    for extra in ([], ["--chunk-rows", "1000"]):
+        out = tmp_path / f"out{len(outputs)}"
+        assert run("label", str(log), "-f", fmt, "-o", str(out), *extra).exit_code == 0
+        outputs.append(out.read_bytes())
+    assert asked == [want, 1000]  # the format's own chunk size, unless one is given
+    assert outputs[0] == outputs[1] and outputs[0].count(b"Cgen2499") == 1
