@@ -93,17 +93,22 @@ def report(logs, fmt, output, plot, why_server, problems_only, progress, horizon
             click.echo(f"\rzeekslam: {diagnoser.rows:,} rows read; diagnosing ...", err=True)
         _give_back_freed_memory()
         diagnoses = diagnoser.finish()
+        skipped, rows = diagnoser.skipped, diagnoser.rows
+        # the per-server state is done with: freed before the plot (matplotlib, ~50 MB) and the
+        # output, so they do not stack on it (measured at 2M rows with --plot: peak 369 -> 295 MB)
+        del diagnoser
+        _give_back_freed_memory()
         target = find(diagnoses, why_server) if why_server else None
         if plot:
             render_plot([target] if target else diagnoses, plot)
     except (ZeekslamError, DiagnoseError, ReportError) as e:
         raise click.ClickException(sanitize(str(e))) from None
     if fmt == "json":
-        pieces = iter_json([target] if target else diagnoses, skipped=diagnoser.skipped, rows=diagnoser.rows)
+        pieces = iter_json([target] if target else diagnoses, skipped=skipped, rows=rows)
     elif target is not None:
         pieces = [render_why(target)]
     else:
-        pieces = iter_text(diagnoses, include_healthy=not problems_only, skipped=diagnoser.skipped)
+        pieces = iter_text(diagnoses, include_healthy=not problems_only, skipped=skipped)
     for piece in pieces:
         output.write(piece)
     if plot:
