@@ -148,7 +148,8 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
     return Result(name, seconds, rss_kb / 1024.0, rc, note)
 
 
-OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt")
+OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt",
+           "report.png", "report-plot.txt")
 
 
 def remove_outputs(out_dir: str) -> None:
@@ -263,6 +264,10 @@ def benchmark(args: argparse.Namespace) -> int:
                          [awk, "-f", os.path.join(HERE, "awk_label.awk"), path], os.path.join(out_dir, "awk.tsv")))
     else:
         print("note: no awk on this machine: the floor is skipped")
+    if args.plot and has_command("report"):
+        commands.append(("plot", "zeekslam report --plot",
+                         [*zs, "report", path, "--plot", os.path.join(out_dir, "report.png"),
+                          "-o", os.path.join(out_dir, "report-plot.txt")], None))
     if args.documents:  # ~40 s each at 2M rows: only when asked
         for fmt in ("ecs", "csv"):
             commands.append((fmt, f"zeekslam label --format {fmt}",
@@ -339,7 +344,7 @@ def benchmark(args: argparse.Namespace) -> int:
     # the RSS target read as applying to every command that streams a log
     scale = f" (target at 2M rows: <= {TARGETS['rss_mb']:.0f} MB)"
     for key, name in (("label", "label"), ("json", "label --format json"), ("ecs", "label --format ecs"),
-                      ("csv", "label --format csv"), ("report", "report")):
+                      ("csv", "label --format csv"), ("report", "report"), ("plot", "report --plot")):
         result = results.get(key)
         if result is None or result.rc != 0:
             continue
@@ -412,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--code", metavar="DIR", default=None,
                     help="import zeekslam from DIR (e.g. a copy with a patch applied) instead of the install")
     ap.add_argument("--dask", action="store_true", help="also time the Dask engine (library call)")
+    ap.add_argument("--plot", action="store_true", help="also time report --plot (draws a PNG with matplotlib)")
     ap.add_argument("--documents", action="store_true",
                     help="also time label --format ecs and --format csv (slow: ~40 s each at 2M rows)")
     ap.add_argument("--memory-check", action="store_true",
