@@ -15,6 +15,7 @@ import functools
 import itertools
 import math
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
@@ -24,6 +25,7 @@ import numpy as np
 from . import replies
 from .ahead import ahead
 from .columns import Columns, FrameColumns, first_seen
+from .facts import SlamFacts
 from .history import HistoryError, decode
 from .read import (
     CHUNK_ROWS,
@@ -715,21 +717,14 @@ class LabeledChunk:
 
 
 def load_slam_facts(paths: Sequence[str], strict: bool = False) -> pd.DataFrame:
-    """The project's slam.log facts, one row per uid, for joining to conn.log."""
-    import pandas as pd
-
-    frames = []
-    for path in paths:
-        for chunk in read_log(path, columns=["uid", *SLAM_FACT_COLUMNS], strict=strict):
-            frames.append(chunk.frame.drop(index=list(chunk.errors)))
-    if not frames:
-        return pd.DataFrame(columns=SLAM_FACT_COLUMNS)
-    facts = pd.concat(frames, ignore_index=True).dropna(subset=["uid"])
-    return facts.drop_duplicates("uid", keep="last").set_index("uid")
+    """The project's slam.log facts, one row per uid, for joining to conn.log: all in one frame
+    (the Dask engine sends it to its workers; ``label_chunks`` holds them in bounded memory)."""
+    return SlamFacts.load(paths, SLAM_FACT_COLUMNS, strict, memory_rows=sys.maxsize).frame
 
 
-def join_slam_facts(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
-    """Add slam.log's facts (from :func:`load_slam_facts`) to conn.log rows, by uid; in place."""
+def join_slam_facts(frame: pd.DataFrame, facts: pd.DataFrame | SlamFacts | None) -> pd.DataFrame:
+    """Add slam.log's facts (from :func:`load_slam_facts`, or a :class:`SlamFacts`) to conn.log
+    rows, by uid; in place."""
     if facts is not None and len(facts) and "uid" in frame.columns:
         joined = facts.reindex(frame["uid"].to_numpy())
         for col in SLAM_FACT_COLUMNS:
@@ -738,13 +733,17 @@ def join_slam_facts(frame: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataF
     return frame
 
 
-def primary_and_facts(found: Inputs, strict: bool = False) -> tuple[list[str], pd.DataFrame | None]:
-    """The logs whose rows come out, and the slam.log facts to join to them (if any).
+def primary_and_facts(found: Inputs, strict: bool = False, *,
+                      bounded: bool = False) -> tuple[list[str], pd.DataFrame | SlamFacts | None]:
+    """The logs whose rows come out, and the slam.log facts to join to them (if any): one frame
+    (for the Dask engine's workers), or with ``bounded`` a :class:`SlamFacts` in bounded memory.
 
     conn logs are the rows and slam logs add facts by uid; slam logs alone are the rows.
     """
     if found.conn and found.slam:
-        return found.conn, load_slam_facts(found.slam, strict=strict)
+        if bounded:
+            return found.conn, SlamFacts.load(found.slam, SLAM_FACT_COLUMNS, strict)
+        return found.conn, load_slam_facts(found.slam, strict)
     return (found.conn or found.slam), None
 
 
@@ -768,10 +767,19 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     if deferred is None:
         deferred = () if with_frames else TEXT_FOR_REASONS
     found = inputs if isinstance(inputs, Inputs) else find_inputs(inputs)
-    primary, facts = primary_and_facts(found, strict)
+    # slam facts in bounded memory: past SlamFacts' memory_rows they are looked up in SQLite
+    primary, facts = primary_and_facts(found, strict, bounded=True)
+    join = facts is not None and len(facts) > 0
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
 
     def labeled() -> Iterator[LabeledChunk]:
+        try:
+            yield from each_labeled()
+        finally:
+            if isinstance(facts, SlamFacts):
+                facts.close()
+
+    def each_labeled() -> Iterator[LabeledChunk]:
         for path in primary:
             # Stages, each a thread (with threads): read and scan | parse (read_log) | label (here) | the caller's.
             for chunk in ahead(read_log(path, columns=wanted, chunk_rows=chunk_rows, strict=strict,
@@ -780,7 +788,7 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
                         cols.has("history") and (cols.codes("history")[1] != "").any()):
                     raise NotAZeekLog(chunk.source, f"a Zeek {chunk.kind!r} log, not a conn log")
-                if facts is not None and len(facts):
+                if join:
                     cols = FrameColumns(join_slam_facts(chunk.frame, facts))
                 if not len(chunk):
                     continue

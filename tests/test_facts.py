@@ -1,0 +1,116 @@
+"""slam.log facts in bounded memory: past a number of rows they move to SQLite, and every
+lookup gives what the in-memory frame gives.  The logs here are GENERATED (not Zeek output)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+
+import zeekslam.facts as facts_module
+from conftest import conn_row, tsv_header, write_generated
+from zeekslam.cli import cli
+from zeekslam.columns import FrameColumns
+from zeekslam.facts import SlamFacts
+from zeekslam.label import SLAM_FACT_COLUMNS
+
+FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "closer", "close_kind",
+          "close_delay", "ftp_reply_code", "ftp_reply_msg"]
+TYPES = ["time", "string", "addr", "port", "addr", "port", "enum", "string", "string", "interval", "count",
+         "string"]
+
+
+def _logs(tmp_path):
+    conn, slam, more = [], [], []
+    for i in range(300):
+        conn.append(conn_row(uid=f"C{i}", orig=f"10.0.0.{i % 9}", resp_p=21, history="ShAfFa" if i % 2 else "ShAdfFa",
+                             rb="0" if i % 2 else "60"))
+        if i % 3:  # a third of the connections have no slam row
+            code, reply = (("421", "Too many connections"), ("530", "Not allowed \udcff\udcfe"), ("-", "-"),
+                           ("220", "ok"))[i % 4]
+            slam.append("\t".join(["1700000000.0", f"C{i}", "10.0.0.1", "40000", "10.0.0.5", "21", "tcp",
+                                   "resp" if i % 2 else "orig", "FIN", ("0.001", "1e400", "-")[i % 3],
+                                   code, reply]))
+    slam.append("\t".join(["1700000000.0", "C4", "10.0.0.1", "40000", "10.0.0.5", "21", "tcp", "orig", "RST",
+                           "9.5", "421", "the last row of a uid wins"]))
+    slam.append("\t".join(["1700000000.0", "Cnone", "10.0.0.1", "40000", "10.0.0.5", "21", "tcp", "orig", "RST",
+                           "1", "-", "-"]))  # no conn row of its own
+    # a second slam log that has one more column (orig_concurrent), for other uids
+    more_fields = [*FIELDS, "orig_concurrent"]
+    for i in range(300, 320):
+        conn.append(conn_row(uid=f"C{i}", resp_p=21))
+        more.append("\t".join(["1700000000.0", f"C{i}", "10.0.0.1", "40000", "10.0.0.5", "21", "tcp", "resp", "FIN",
+                               "0.002", "421", "busy", str(i % 4)]))
+    c = write_generated(tmp_path / "conn.log", tsv_header() + conn)
+    s1 = write_generated(tmp_path / "slam.log", tsv_header(FIELDS, TYPES, "slam") + slam)
+    s2 = write_generated(tmp_path / "slam.2.log", tsv_header(more_fields, [*TYPES, "count"], "slam") + more)
+    return c, [str(s1), str(s2)]
+
+
+def _same_reading(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """The same numbers and texts, as the labeler reads them (NaN and None are both unset)."""
+    assert sorted(a.columns) == sorted(b.columns)
+    ca, cb = FrameColumns(a.reset_index(drop=True)), FrameColumns(b.reset_index(drop=True))
+    rows = np.arange(len(a))
+    for name in a.columns:
+        assert np.array_equal(ca.numbers(name), cb.numbers(name), equal_nan=True), name
+        assert ca.texts(name, rows).tolist() == cb.texts(name, rows).tolist(), name
+
+
+def test_facts_in_sqlite_read_as_the_frame_does(tmp_path):
+    _, slam = _logs(tmp_path)
+    memory = SlamFacts.load(slam, SLAM_FACT_COLUMNS)
+    spilled = SlamFacts.load(slam, SLAM_FACT_COLUMNS, memory_rows=50)
+    try:
+        assert not memory.spilled and spilled.spilled
+        assert len(memory) == len(spilled) == 200 + 1 + 20  # C4 once; Cnone has facts too
+        uids = np.array([f"C{i}" for i in range(320)] + ["Cnone", "nobody", None], dtype=object)
+        a, b = memory.reindex(uids), spilled.reindex(uids)
+        _same_reading(a, b)
+        at = {u: i for i, u in enumerate(uids.tolist())}
+        assert b["ftp_reply_msg"].iloc[at["C4"]] == "the last row of a uid wins"
+        odd = b["ftp_reply_msg"].iloc[at["C1"]]  # undecodable bytes, as the reader keeps them
+        assert odd == a["ftp_reply_msg"].iloc[at["C1"]] and odd.startswith("Not allowed ") and odd != "Not allowed "
+        assert np.isinf(b["close_delay"].iloc[at["C1"]]) and np.isnan(b["close_delay"].iloc[at["C5"]])
+        assert b["orig_concurrent"].iloc[at["C301"]] == 1 and np.isnan(b["orig_concurrent"].iloc[at["C1"]])
+        assert b.iloc[at["nobody"]].isna().all() and b.iloc[at["C3"]].isna().all()  # C3: no slam row
+    finally:
+        path = spilled._path
+        spilled.close()
+    assert path is not None and not __import__("os").path.exists(path)  # the SQLite file is gone
+
+
+def test_labels_with_spilled_facts_equal_labels_with_facts_in_memory(tmp_path, monkeypatch):
+    conn, slam = _logs(tmp_path)
+    runs = {}
+    for rows in (facts_module.MEMORY_ROWS, 50):
+        monkeypatch.setattr(facts_module, "MEMORY_ROWS", rows)
+        out = CliRunner().invoke(cli, ["label", str(conn), *slam, "-f", "json"], catch_exceptions=False)
+        assert out.exit_code == 0
+        runs[rows] = [json.loads(line) for line in out.stdout.splitlines()]
+    memory, spilled = runs.values()
+    assert memory == spilled and len(memory) == 320
+    by_uid = {r["uid"]: r for r in spilled}
+    assert by_uid["C4"]["slam.reply"] == "421 the last row of a uid wins"
+    assert by_uid["C4"]["slam.label"] == "refused_with_reply" and by_uid["C300"]["slam.reply"] == "421 busy"
+
+
+def test_hostile_texts_and_uids_go_through_sqlite_unchanged():
+    odd = ["\udcff\udcfe lone surrogates", "'; DROP TABLE facts; --", "tab\there", "ünï", ""]
+    frame = pd.DataFrame({"uid": pd.Series(["u\udc80", "x'); --", "C1", "C2", "C3"], dtype=object),
+                          "ftp_reply_msg": pd.Series(odd, dtype=object),  # as the reader makes them
+                          "close_delay": [1.5, np.inf, -np.inf, np.nan, 0.0]})
+    facts = SlamFacts(SLAM_FACT_COLUMNS, memory_rows=0)
+    try:
+        facts.add(frame)
+        facts.done()
+        assert facts.spilled and len(facts) == 5
+        got = facts.reindex(np.array(["C3", "x'); --", "u\udc80", "C1", "missing", "C2"], dtype=object))
+        assert got["ftp_reply_msg"].tolist()[:4] == ["", "'; DROP TABLE facts; --", odd[0], "tab\there"]
+        assert np.isnan(got["ftp_reply_msg"].iloc[4])
+        assert got["close_delay"].tolist()[:4] == [0.0, np.inf, 1.5, -np.inf]
+        assert np.isnan(got["close_delay"].iloc[4]) and np.isnan(got["close_delay"].iloc[5])
+    finally:
+        facts.close()
