@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import LAB, conn_row, tsv_header, write_generated
-from zeekslam.cli import DOCUMENT_CHUNK_ROWS, cli
+from zeekslam.cli import cli
 from zeekslam.label import label_chunks
-from zeekslam.read import CHUNK_ROWS
+from zeekslam.read import CHUNK_ROWS, FRAME_CHUNK_ROWS
 
 
 def run(*args):
@@ -112,7 +112,7 @@ def test_label_takes_arrows_jemalloc_pool_unless_the_environment_names_one(monke
         pa.set_memory_pool(original)
 
 
-@pytest.mark.parametrize("fmt,want", [("ecs", DOCUMENT_CHUNK_ROWS), ("csv", DOCUMENT_CHUNK_ROWS),
+@pytest.mark.parametrize("fmt,want", [("ecs", FRAME_CHUNK_ROWS), ("csv", FRAME_CHUNK_ROWS),
                                       ("zeek", CHUNK_ROWS), ("json", CHUNK_ROWS)])
 def test_ecs_and_csv_read_smaller_chunks_with_the_same_output(tmp_path, monkeypatch, fmt, want):
     # ECS and CSV documents are built from pandas frames: ~40 MB per 25,000-row chunk in flight

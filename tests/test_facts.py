@@ -114,3 +114,23 @@ def test_hostile_texts_and_uids_go_through_sqlite_unchanged():
         assert np.isnan(got["close_delay"].iloc[4]) and np.isnan(got["close_delay"].iloc[5])
     finally:
         facts.close()
+
+
+def test_chunks_joined_to_slam_facts_are_frame_sized(tmp_path, monkeypatch):
+    # each chunk joined to slam facts becomes a pandas frame: FRAME_CHUNK_ROWS keeps them small
+    import zeekslam.label as label_module
+    from zeekslam.read import CHUNK_ROWS, FRAME_CHUNK_ROWS
+
+    conn, slam = _logs(tmp_path)
+    asked: list[int] = []
+    real = label_module.read_log
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs["chunk_rows"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(label_module, "read_log", spy)
+    alone = list(label_module.label_chunks([str(conn)]))
+    joined = list(label_module.label_chunks([str(conn), *slam]))
+    assert asked == [CHUNK_ROWS, FRAME_CHUNK_ROWS]
+    assert sum(len(c.chunk) for c in alone) == sum(len(c.chunk) for c in joined) == 320

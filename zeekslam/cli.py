@@ -12,14 +12,10 @@ from .ahead import ahead, stop_all
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, Pattern, decide, label_chunks, service_class
-from .read import CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
+from .read import CHUNK_ROWS, FRAME_CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
 from .write import FORMATS, safe_text, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-# ECS and CSV documents are built from each chunk's pandas frame, ~40 MB per 25,000 rows in
-# flight across the pipeline: at 10,000 rows `label -f ecs` peaks at ~200 MB instead of
-# ~340 MB on 2M rows, no slower (measured on the benchmark's log; the output is the same).
-DOCUMENT_CHUNK_ROWS = 10_000
 
 
 class _Commands(click.Group):
@@ -109,7 +105,7 @@ class Tally:
 @click.option("--progress/--no-progress", default=None,
               help="Show a running row count on stderr (default: when stderr is a terminal).")
 @click.option("--chunk-rows", type=click.IntRange(1000), default=None, hidden=True,
-              help=f"Rows per chunk (default {CHUNK_ROWS:,}; {DOCUMENT_CHUNK_ROWS:,} for ecs and csv).")
+              help=f"Rows per chunk (default {CHUNK_ROWS:,}; {FRAME_CHUNK_ROWS:,} for ecs and csv).")
 @label_options
 @engine_options
 def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, server_first_ports,
@@ -134,7 +130,8 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
     options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
     _arrow_pool_that_gives_back()
     if chunk_rows is None:
-        chunk_rows = DOCUMENT_CHUNK_ROWS if fmt in ("ecs", "csv") else CHUNK_ROWS
+        # ECS and CSV documents are made from each chunk's pandas frame: smaller chunks
+        chunk_rows = FRAME_CHUNK_ROWS if fmt in ("ecs", "csv") else CHUNK_ROWS
     show = sys.stderr.isatty() if progress is None else progress
     tally = Tally(show)
     try:

@@ -34,7 +34,7 @@ MEMORY_ROWS = 100_000
 
 
 #: Values bound per lookup query (SQLite's limit is 32,766 or more), rows per insert.
-_QUERY_KEYS = 30_000
+_QUERY_KEYS = 10_000
 _INSERT_ROWS = 10_000
 
 

@@ -30,6 +30,7 @@ from .history import HistoryError, decode
 from .read import (
     CHUNK_ROWS,
     CONN,
+    FRAME_CHUNK_ROWS,
     LABEL_COLUMNS,
     SLAM,
     Inputs,
@@ -770,6 +771,8 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     # slam facts in bounded memory: past SlamFacts' memory_rows they are looked up in SQLite
     primary, facts = primary_and_facts(found, strict, bounded=True)
     join = facts is not None and len(facts) > 0
+    if join:  # every chunk becomes a pandas frame to be joined
+        chunk_rows = min(chunk_rows, FRAME_CHUNK_ROWS)
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
 
     def labeled() -> Iterator[LabeledChunk]:
