@@ -134,6 +134,7 @@ def test_ecs_and_csv_read_smaller_chunks_with_the_same_output(tmp_path, monkeypa
     for extra in ([], ["--chunk-rows", "1000"]):
         out = tmp_path / f"out{len(outputs)}"
         assert run("label", str(log), "-f", fmt, "-o", str(out), *extra).exit_code == 0
-        outputs.append(out.read_bytes())
+        # zeek output says when it was written (#open, #close): two runs can straddle a second
+        outputs.append(b"\n".join(x for x in out.read_bytes().split(b"\n") if not x.startswith((b"#open", b"#close"))))
     assert asked == [want, 1000]  # the format's own chunk size, unless one is given
     assert outputs[0] == outputs[1] and outputs[0].count(b"Cgen2499") == 1

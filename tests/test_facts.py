@@ -116,21 +116,34 @@ def test_hostile_texts_and_uids_go_through_sqlite_unchanged():
         facts.close()
 
 
-def test_chunks_joined_to_slam_facts_are_frame_sized(tmp_path, monkeypatch):
-    # each chunk joined to slam facts becomes a pandas frame: FRAME_CHUNK_ROWS keeps them small
-    import zeekslam.label as label_module
-    from zeekslam.read import CHUNK_ROWS, FRAME_CHUNK_ROWS
+def test_joined_chunks_stay_arrow_and_their_frames_carry_the_facts(tmp_path):
+    # the facts join as a small frame of their own: no pandas frame of the chunk is made for the
+    # labels, and a frame asked for later (JSON, ECS and CSV writers, label_logs) holds the facts
+    from zeekslam.columns import ArrowColumns, JoinedColumns
+    from zeekslam.label import label_chunks
 
     conn, slam = _logs(tmp_path)
-    asked: list[int] = []
-    real = label_module.read_log
+    joined = list(label_chunks([str(conn), *slam]))
+    assert [type(c.columns.base) for c in joined] == [ArrowColumns]  # type: ignore[attr-defined]
+    assert isinstance(joined[0].columns, JoinedColumns) and joined[0].chunk._frame is None
+    row = {uid: i for i, uid in enumerate(joined[0].chunk.texts_as_parsed("uid").tolist())}
+    assert len(row) == 320
+    frame = joined[0].frame
+    assert frame["ftp_reply_msg"].iloc[row["C4"]] == "the last row of a uid wins"
+    assert frame["slam.reply"].iloc[row["C4"]] == "421 the last row of a uid wins"
+    assert frame["orig_concurrent"].iloc[row["C301"]] == 1
+    assert np.isnan(frame["close_delay"].iloc[row["C3"]]) and np.isnan(frame["orig_concurrent"].iloc[row["C1"]])
 
-    def spy(*args, **kwargs):
-        asked.append(kwargs["chunk_rows"])
-        return real(*args, **kwargs)
 
-    monkeypatch.setattr(label_module, "read_log", spy)
-    alone = list(label_module.label_chunks([str(conn)]))
-    joined = list(label_module.label_chunks([str(conn), *slam]))
-    assert asked == [CHUNK_ROWS, FRAME_CHUNK_ROWS]
-    assert sum(len(c.chunk) for c in alone) == sum(len(c.chunk) for c in joined) == 320
+def test_facts_joined_to_arrow_columns_label_as_the_joined_frame_does(tmp_path):
+    # the Dask engine joins facts to whole pandas frames (join_slam_facts): the same labels
+    from zeekslam.label import LABEL_FIELDS, join_slam_facts, label_chunks, label_frame, load_slam_facts
+    from zeekslam.read import read_log
+
+    conn, slam = _logs(tmp_path)
+    (chunk,) = read_log(str(conn), columns=None)
+    expected = label_frame(join_slam_facts(chunk.frame, load_slam_facts(slam)))
+    (labeled,) = label_chunks([str(conn), *slam])
+    for name in LABEL_FIELDS:
+        assert labeled.column(name).tolist() == expected[name].tolist(), name
+    assert (expected["slam.label"] == "refused_with_reply").sum() > 50  # the facts made a difference

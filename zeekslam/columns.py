@@ -203,5 +203,37 @@ class FrameColumns(Columns):
     def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
         if not self.has(name):
             return np.full(len(rows), "", dtype=object)
-        values = self.frame[name].to_numpy(dtype=object)[rows]
-        return np.array(["" if v is None or v != v else v for v in values], dtype=object)
+        import pandas as pd
+
+        values = self.frame[name].to_numpy(dtype=object)[rows]  # a copy (taken rows)
+        values[pd.isna(values)] = ""  # None and NaN, in one C pass
+        return values
+
+
+class JoinedColumns(Columns):
+    """A chunk's columns with slam.log facts joined by uid: the columns of ``facts`` (a frame with
+    a row per chunk row) stand in for the chunk's own of the same name; the rest are the chunk's,
+    read as before (from Arrow's table, without a pandas frame of the chunk)."""
+
+    def __init__(self, base: Columns, facts: pd.DataFrame):
+        self.base = base
+        self.facts = FrameColumns(facts)
+        self._joined = frozenset(facts.columns)
+
+    def _of(self, name: str) -> Columns:
+        return self.facts if name in self._joined else self.base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def has(self, name: str) -> bool:
+        return name in self._joined or self.base.has(name)
+
+    def numbers(self, name: str) -> np.ndarray:
+        return self._of(name).numbers(name)
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._of(name).codes(name)
+
+    def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
+        return self._of(name).texts(name, rows)

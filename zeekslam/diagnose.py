@@ -841,11 +841,12 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
     """:class:`ServerRows` of a labeled chunk straight from its Arrow columns and per-pattern
     labels: no pandas frame, no Python string per row (the ``report`` lane).  The same rows
     as ``rows_of_frame(labeled.frame)``; chunks not parsed by Arrow go that way."""
-    from .columns import ArrowColumns
+    from .columns import ArrowColumns, JoinedColumns
 
     cols = labeled.columns
     labels = labeled.labels
-    if not isinstance(cols, ArrowColumns) or labels is None:
+    arrow = cols.base if isinstance(cols, JoinedColumns) else cols  # slam.log facts joined: still Arrow's
+    if not isinstance(arrow, ArrowColumns) or labels is None:
         return rows_of_frame(labeled.frame)
     n = len(cols)
     for name in ("ts", "id.orig_h", "id.resp_h", "id.resp_p"):

@@ -20,6 +20,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,6 +72,7 @@ class SlamFacts:
         self._db: sqlite3.Connection | None = None
         self._path: str | None = None
         self._count: int | None = None  # distinct uids in SQLite, once done
+        self._row_of: dict | None = None  # in memory: uid -> row of the frame, once asked
 
     @classmethod
     def load(cls, paths: Sequence[str], columns: Sequence[str], strict: bool = False,
@@ -140,8 +142,33 @@ class SlamFacts:
 
         if self._db is None:
             return self.frame.reindex(uids)
+        columns = self.columns_for(uids)
+        # dtype given: pandas would make a column of texts its own string type, which cannot
+        # hold the lone surrogates of undecodable bytes
+        frame = pd.DataFrame({name: pd.Series(column, dtype=column.dtype) for name, column in columns.items()})
+        frame.index = pd.Index(uids, dtype=object)
+        return frame
+
+    def columns_for(self, uids: np.ndarray) -> dict[str, np.ndarray]:
+        """Each fact column for the given uids: ``reindex(uids)[name].to_numpy()`` for every column
+        of :meth:`reindex`, without the frame (float64 numbers, object texts, NaN where none)."""
+        if self._db is None:
+            frame = self.frame
+            if self._row_of is None:  # a dict: a third of the time of the frame's own index
+                self._row_of = dict(zip(frame.index.tolist(), range(len(frame)), strict=True))
+            rows = np.fromiter(map(self._row_of.get, uids.tolist(), repeat(-1)), np.int64, len(uids))
+            none = rows < 0
+            out = {}
+            for name in frame.columns:
+                values = frame[name].to_numpy()
+                column = values[rows] if len(values) else np.full(len(rows), np.nan, values.dtype)
+                if none.any():
+                    column = column.astype(np.float64 if column.dtype.kind in "iub" else column.dtype)
+                    column[none] = np.nan
+                out[name] = column
+            return out
         if not self.present:  # slam logs with uids and no fact at all
-            return pd.DataFrame(index=pd.Index(uids, dtype=object))
+            return {}
         keys = uids.tolist()
         distinct = list({k for k in keys if isinstance(k, str)})
         try:
@@ -162,11 +189,7 @@ class SlamFacts:
                 column = np.full(len(uids), np.nan, dtype=object)
                 column[pos] = [_decode(v) for v in values] if bytes in kinds else values
             out[name] = column
-        # dtype given: pandas would make a column of texts its own string type, which cannot
-        # hold the lone surrogates of undecodable bytes
-        frame = pd.DataFrame({name: pd.Series(column, dtype=column.dtype) for name, column in out.items()})
-        frame.index = pd.Index(uids, dtype=object)
-        return frame
+        return out
 
     def _rows_of(self, keys: list) -> dict:
         """uid -> its last row (rowid, uid, facts ...) for the keys that have facts."""

@@ -24,13 +24,12 @@ import numpy as np
 
 from . import replies
 from .ahead import ahead
-from .columns import Columns, FrameColumns, first_seen
+from .columns import Columns, FrameColumns, JoinedColumns, first_seen, first_seen_texts
 from .facts import SlamFacts
 from .history import HistoryError, decode
 from .read import (
     CHUNK_ROWS,
     CONN,
-    FRAME_CHUNK_ROWS,
     LABEL_COLUMNS,
     SLAM,
     Inputs,
@@ -313,20 +312,21 @@ def _pattern_ids(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return ids, first
 
 
-def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray]:
-    """The server's first reply (code, text) per row, from slam.log facts."""
+def _reply_columns(cols: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The server's first reply per row, from slam.log facts: (code, text code, distinct texts)."""
     n = len(cols)
     if not cols.has("ftp_reply_code") and not cols.has("smtp_reply_code"):
-        return np.full(n, np.nan), _empty_texts(n)  # stock conn.log
-    rows = np.arange(n)
+        return np.full(n, np.nan), np.zeros(n, np.intp), np.array([""], dtype=object)  # stock conn.log
     code = _finite(cols.numbers("ftp_reply_code"))
-    msg = cols.texts("ftp_reply_msg", rows)
+    msg_codes, msg_u = cols.codes("ftp_reply_msg")
     smtp_code = _finite(cols.numbers("smtp_reply_code"))
     use_smtp = np.isnan(code) & ~np.isnan(smtp_code)
     if use_smtp.any():
         code = np.where(use_smtp, smtp_code, code)
-        msg = np.where(use_smtp, cols.texts("smtp_reply_msg", rows), msg)
-    return code, msg
+        smtp_codes, smtp_u = cols.codes("smtp_reply_msg")
+        msg_codes = np.where(use_smtp, smtp_codes + len(msg_u), msg_codes)
+        msg_u = np.concatenate([msg_u, smtp_u])
+    return code, msg_codes, msg_u
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -502,13 +502,19 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     delay = np.where(np.isnan(close_delay), cols.numbers("duration"), close_delay)
     timing = np.select([np.isnan(delay), delay <= opts.prompt, delay >= opts.long_wait], [0, 1, 3], 2)
     gaps = cols.numbers("missed_bytes") > 0  # NaN (unset) compares False
-    reply_code, reply_msg = _reply_columns(cols)
+    reply_code, msg_codes, msg_u = _reply_columns(cols)
     has_reply = ~np.isnan(reply_code)
     if has_reply.any():
-        reply_key = np.array([f"{int(c) if c == c else -1}\x00{m}" for c, m in zip(reply_code.tolist(), reply_msg)],
-                             dtype=object)
-        reply_u, reply_codes = np.unique(reply_key, return_inverse=True)
-        reply_codes = reply_codes.reshape(-1)
+        # each distinct (code, text) once: its key and reply text made once, not once per row
+        code_ids = first_seen(reply_code.view(np.int64))[0]  # _finite: one NaN, the same bits
+        combo, combo_first = _pattern_ids([code_ids, msg_codes])
+        combo_code = reply_code[combo_first].tolist()
+        combo_msg = msg_u[msg_codes[combo_first]].tolist()
+        keys = [f"{int(c) if c == c else -1}\x00{m}" for c, m in zip(combo_code, combo_msg, strict=True)]
+        key_codes, reply_u = first_seen_texts(np.array(keys, dtype=object))
+        reply_codes = key_codes[combo]
+        combo_reply = np.array([_reply_text(c, m) if c == c else ""
+                                for c, m in zip(combo_code, combo_msg, strict=True)], dtype=object)
     else:  # stock conn.log: no reply facts, one (empty) reply for every row
         reply_codes, reply_u = np.zeros(n, dtype=np.intp), np.array([""], dtype=object)
     ttl_a, ttl_b = cols.numbers("resp_ttl_synack"), cols.numbers("resp_ttl_close")
@@ -550,7 +556,7 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
 
     reply = _empty_texts(n)
     if has_reply.any():
-        reply[has_reply] = [_reply_text(c, m) for c, m in zip(reply_code[has_reply].tolist(), reply_msg[has_reply])]
+        reply[has_reply] = combo_reply[combo[has_reply]]
     sentences = [v.reason for v in verdicts]
     names_evidence = np.array([_NAMES_EVIDENCE.search(s) is not None for s in sentences], dtype=bool)
     row_specific = names_evidence[ids]
@@ -700,6 +706,9 @@ class LabeledChunk:
             import pandas as pd
 
             base = self.chunk.frame
+            if isinstance(self._columns, JoinedColumns):  # slam.log facts: part of the frame, as read
+                for name, values in self._columns.facts.frame.items():
+                    base[name] = values.to_numpy()
             assert self.labels is not None
             self._frame = pd.concat([base, self.labels.frame(base.index)], axis=1)
         return self._frame
@@ -727,11 +736,26 @@ def join_slam_facts(frame: pd.DataFrame, facts: pd.DataFrame | SlamFacts | None)
     """Add slam.log's facts (from :func:`load_slam_facts`, or a :class:`SlamFacts`) to conn.log
     rows, by uid; in place."""
     if facts is not None and len(facts) and "uid" in frame.columns:
-        joined = facts.reindex(frame["uid"].to_numpy())
-        for col in SLAM_FACT_COLUMNS:
-            if col in joined.columns:
-                frame[col] = joined[col].to_numpy()
+        joined = facts_of(frame["uid"].to_numpy(), facts)
+        for col in joined.columns:
+            frame[col] = joined[col].to_numpy()
     return frame
+
+
+def facts_of(uids: np.ndarray, facts: pd.DataFrame | SlamFacts) -> pd.DataFrame:
+    """slam.log's facts for each uid, a row each (NaN where a uid has none): the columns
+    :func:`join_slam_facts` adds, with their values."""
+    import pandas as pd
+
+    if isinstance(facts, SlamFacts):
+        joined = facts.columns_for(uids)
+    else:
+        frame = facts.reindex(uids)
+        joined = {col: frame[col].to_numpy() for col in frame.columns}
+    # dtypes as they are: a column of texts stays object (pandas would make it its own string
+    # type, a copy of every text), read the same by FrameColumns
+    return pd.DataFrame({col: pd.Series(joined[col], dtype=joined[col].dtype, copy=False)
+                         for col in SLAM_FACT_COLUMNS if col in joined}, index=pd.RangeIndex(len(uids)))
 
 
 def primary_and_facts(found: Inputs, strict: bool = False, *,
@@ -771,8 +795,8 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     # slam facts in bounded memory: past SlamFacts' memory_rows they are looked up in SQLite
     primary, facts = primary_and_facts(found, strict, bounded=True)
     join = facts is not None and len(facts) > 0
-    if join:  # every chunk becomes a pandas frame to be joined
-        chunk_rows = min(chunk_rows, FRAME_CHUNK_ROWS)
+    if join:  # the join reads every row's uid
+        deferred = [c for c in deferred if c != "uid"]
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
 
     def labeled() -> Iterator[LabeledChunk]:
@@ -791,8 +815,9 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
                 if chunk.kind not in (CONN, SLAM, "open_conn") and chunk.kind != "unknown" and not (
                         cols.has("history") and (cols.codes("history")[1] != "").any()):
                     raise NotAZeekLog(chunk.source, f"a Zeek {chunk.kind!r} log, not a conn log")
-                if join:
-                    cols = FrameColumns(join_slam_facts(chunk.frame, facts))
+                if join and cols.has("uid"):
+                    # the facts as a small frame of their own: the chunk's columns stay Arrow's
+                    cols = JoinedColumns(cols, facts_of(chunk.texts_as_parsed("uid"), facts))
                 if not len(chunk):
                     continue
                 where = [f"{chunk.source}:{n}" for n in chunk.line_numbers] if chunk.errors else None

@@ -101,9 +101,10 @@ _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n"
 #: Rows per chunk: small enough to stay in cache and keep peak memory near 200 MB,
 #: large enough that per-chunk overhead does not show (measured: 10k-30k is the sweet spot).
 CHUNK_ROWS = 25_000
-#: Rows per chunk when each chunk becomes a pandas frame of Python objects (ECS and CSV output,
-#: slam.log facts joined): ~40 MB per 25,000 rows in flight; 10,000 keep peak RSS under 300 MB
-#: at 2M rows (measured: ECS 338 -> 196 MB; report with a 1.1M-row slam.log 315 -> 282 MB).
+#: Rows per chunk when each chunk becomes a pandas frame of Python objects (ECS and CSV output),
+#: or carries one (the report's chunks with slam.log facts joined): ~40 MB per 25,000 rows in
+#: flight; 10,000 keep peak RSS under 300 MB at 2M rows (measured: ECS 338 -> 196 MB; report
+#: with 90k slam.log facts 313 -> 291 MB).
 FRAME_CHUNK_ROWS = 10_000
 
 
@@ -206,6 +207,15 @@ class LogChunk:
             self._frame = _loosen(frame, [c for c in frame.columns if c not in self._numeric
                                           and self.header is not None and self.header.type_of(c) in NUMERIC_TYPES])
         return self._frame
+
+    def texts_as_parsed(self, name: str) -> np.ndarray:
+        """One text column of every row as ``frame`` holds it (str, None where unset), without
+        making the frame when Arrow parsed the column."""
+        if self._frame is None and self.table is not None and name in self.table.column_names:
+            values = np.empty(len(self), dtype=object)
+            values[:] = self.table.column(name).to_pylist()  # Arrow's texts are clean ASCII here
+            return values
+        return self.frame[name].to_numpy(dtype=object)
 
     @property
     def columns(self) -> Columns:
