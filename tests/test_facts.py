@@ -147,3 +147,16 @@ def test_facts_joined_to_arrow_columns_label_as_the_joined_frame_does(tmp_path):
     for name in LABEL_FIELDS:
         assert labeled.column(name).tolist() == expected[name].tolist(), name
     assert (expected["slam.label"] == "refused_with_reply").sum() > 50  # the facts made a difference
+
+
+def test_uid_filter_never_misses_a_uid_with_facts():
+    # a Bloom filter: every uid put in must answer "may have facts"; most others must not
+    from zeekslam.facts import _UidFilter
+
+    held = [f"C{i:x}" for i in range(0, 300_000, 3)] + ["u\udc80", "'; DROP TABLE facts; --", "", "ünï"]
+    others = [f"C{i:x}" for i in range(1, 300_000, 3)]
+    uid_filter = _UidFilter()
+    uid_filter.add(held)
+    assert uid_filter.might_hold(held).all()
+    assert uid_filter.might_hold(others).mean() < 0.001  # false "may": a wasted lookup, nothing worse
+    assert not uid_filter.might_hold([None, "nobody"]).any()

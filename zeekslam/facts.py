@@ -59,6 +59,37 @@ def _decode(v: object) -> object:
     return v.decode("utf-8", "surrogatepass") if isinstance(v, bytes) else v
 
 
+class _UidFilter:
+    """Which uids surely have no facts: a Bloom filter of fixed size (8 MiB, three probes) over
+    Python's own string hash, so that SQLite is asked only about uids that may have facts.
+
+    Memory stays flat however long the slam.log; what grows is the share of uids looked up for
+    nothing (~0.6% at 4.5M facts).  A false "may" costs a lookup, never a wrong fact; and the
+    hash is salted per process, so hostile uids cannot be made to collide on purpose.
+    """
+
+    BITS = 1 << 26
+
+    def __init__(self) -> None:
+        self.bits = np.zeros(self.BITS >> 3, np.uint8)
+
+    def _probes(self, keys: list) -> list[np.ndarray]:
+        h = np.fromiter(map(hash, keys), np.int64, len(keys)).view(np.uint64)
+        mask = np.uint64(self.BITS - 1)
+        spread = h * np.uint64(0x9E3779B97F4A7C15)  # wraps: a third probe from the same hash
+        return [h & mask, (h >> np.uint64(26)) & mask, (spread >> np.uint64(38)) & mask]
+
+    def add(self, keys: list) -> None:
+        for probe in self._probes(keys):
+            np.bitwise_or.at(self.bits, probe >> np.uint64(3), np.left_shift(1, probe & np.uint64(7)).astype(np.uint8))
+
+    def might_hold(self, keys: list) -> np.ndarray:
+        held = np.ones(len(keys), bool)
+        for probe in self._probes(keys):
+            held &= ((self.bits[probe >> np.uint64(3)] >> (probe & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+        return held
+
+
 class SlamFacts:
     """slam.log facts by uid: :meth:`add` frames of them, :meth:`done`, then :meth:`reindex` per chunk."""
 
@@ -73,6 +104,7 @@ class SlamFacts:
         self._path: str | None = None
         self._count: int | None = None  # distinct uids in SQLite, once done
         self._row_of: dict | None = None  # in memory: uid -> row of the frame, once asked
+        self._filter: _UidFilter | None = None  # in SQLite: which uids surely have no facts
 
     @classmethod
     def load(cls, paths: Sequence[str], columns: Sequence[str], strict: bool = False,
@@ -170,6 +202,10 @@ class SlamFacts:
         if not self.present:  # slam logs with uids and no fact at all
             return {}
         keys = uids.tolist()
+        # only the uids that may have facts are looked up (most rows of a conn.log have none)
+        maybe = np.flatnonzero(self._filter.might_hold(keys)).tolist() if self._filter is not None else None
+        if maybe is not None:
+            keys = [keys[i] for i in maybe]
         distinct = list({k for k in keys if isinstance(k, str)})
         try:
             found = self._rows_of(distinct)
@@ -178,6 +214,8 @@ class SlamFacts:
             found = self._rows_of(list({k for k in keys if isinstance(k, str | bytes)}))
         hits = [(i, found[k]) for i, k in enumerate(keys) if k in found]
         pos = np.fromiter((i for i, _ in hits), np.int64, len(hits))
+        if maybe is not None:
+            pos = np.asarray(maybe, np.int64)[pos]
         columns = list(zip(*(r for _, r in hits), strict=True))[2:] if hits else [()] * len(self.present)
         out = {}
         for name, values in zip(self.present, columns, strict=True):
@@ -237,6 +275,9 @@ class SlamFacts:
 
     def _insert(self, frame: pd.DataFrame) -> None:
         assert self._db is not None
+        if self._filter is None:
+            self._filter = _UidFilter()
+        self._filter.add(frame["uid"].tolist())
         slots = [self.present.index(c) for c in frame.columns if c != "uid"]
         names = ", ".join(["uid", *(f"c{i}" for i in slots)])
         marks = ", ".join("?" * (len(slots) + 1))
