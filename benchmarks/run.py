@@ -3,6 +3,7 @@
     python benchmarks/run.py --rows 2000000            # the table, one run
     python benchmarks/run.py --memory-check            # label and report at 2M and 8M rows: is memory flat?
     python benchmarks/run.py --rows 2000000 --dask     # also the Dask engine (library call)
+    python benchmarks/run.py --rows 2000000 --slam     # also label and report with a slam.log joined
 
 Every command runs in a fresh subprocess, under ``/usr/bin/time -v`` when it
 exists (else in a fresh wrapper process that reads its own
@@ -149,7 +150,7 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
 
 
 OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt",
-           "report.png", "report-plot.txt")
+           "report.png", "report-plot.txt", "label-slam.tsv", "report-slam.txt")
 
 
 def remove_outputs(out_dir: str) -> None:
@@ -180,6 +181,17 @@ def input_file(rows: int, seed: int, out_dir: str, regenerate: bool) -> str:
             return path
     generate.generate(path, rows, seed)
     print(f"input: {path}")
+    return path
+
+
+def slam_file(conn_path: str, out_dir: str, regenerate: bool) -> str:
+    """The GENERATED slam.log of the door events of ``conn_path`` (cached next to it)."""
+    path = os.path.join(out_dir, os.path.basename(conn_path).replace("conn.", "slam.", 1))
+    if regenerate or not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(conn_path):
+        generate.generate_slam(conn_path, path)
+    else:
+        print(f"slam.log: {path} (cached)")
+    warm(path)
     return path
 
 
@@ -273,6 +285,14 @@ def benchmark(args: argparse.Namespace) -> int:
             commands.append((fmt, f"zeekslam label --format {fmt}",
                              [*zs, "label", path, "--format", fmt, "-o", os.path.join(out_dir, f"label.{fmt}"),
                               "--no-progress"], None))
+    if args.slam:  # the project's slam.log joined by uid: what a sensor running our Zeek script has
+        slam = slam_file(path, out_dir, args.regenerate)
+        commands.append(("label_slam", "zeekslam label + slam.log",
+                         [*zs, "label", path, slam, "-o", os.path.join(out_dir, "label-slam.tsv"), "--no-progress"],
+                         None))
+        if has_command("report"):
+            commands.append(("report_slam", "zeekslam report + slam.log",
+                             [*zs, "report", path, slam, "-o", os.path.join(out_dir, "report-slam.txt")], None))
     if args.dask:
         commands.append(("dask", "dask engine (label_logs_dask)", [sys.executable, "-c", DASK_LABEL, path], None))
         if label_has_option("--engine"):
@@ -344,13 +364,17 @@ def benchmark(args: argparse.Namespace) -> int:
     # the RSS target read as applying to every command that streams a log
     scale = f" (target at 2M rows: <= {TARGETS['rss_mb']:.0f} MB)"
     for key, name in (("label", "label"), ("json", "label --format json"), ("ecs", "label --format ecs"),
-                      ("csv", "label --format csv"), ("report", "report"), ("plot", "report --plot")):
+                      ("csv", "label --format csv"), ("report", "report"), ("plot", "report --plot"),
+                      ("label_slam", "label + slam.log"), ("report_slam", "report + slam.log")):
         result = results.get(key)
         if result is None or result.rc != 0:
             continue
         ok = result.rss_mb <= TARGETS["rss_mb"] if args.rows == 2_000_000 else None
         print(f"  {name + ' peak RSS:':<32} {result.rss_mb:5.0f} MB{scale}  "
               + (verdict(ok) if ok is not None else "(not at 2M rows)"))
+    for key, name in (("label_slam", "label + slam.log"), ("report_slam", "report + slam.log")):
+        if key in results and results[key].rc == 0 and lab.rc == 0:
+            print(f"  {name + ':':<20} time / label time = {results[key].seconds / lab.seconds:5.2f} (no target)")
     if "dask" in results and results["dask"].rc == 0 and lab.rc == 0:
         print(f"  dask engine:         dask time / label time = {results['dask'].seconds / lab.seconds:5.2f} "
               "(library call, no writing; no target)")
@@ -417,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--code", metavar="DIR", default=None,
                     help="import zeekslam from DIR (e.g. a copy with a patch applied) instead of the install")
     ap.add_argument("--dask", action="store_true", help="also time the Dask engine (library call)")
+    ap.add_argument("--slam", action="store_true",
+                    help="also time label and report with a GENERATED slam.log of the conn.log's door events")
     ap.add_argument("--plot", action="store_true", help="also time report --plot (draws a PNG with matplotlib)")
     ap.add_argument("--documents", action="store_true",
                     help="also time label --format ecs and --format csv (slow: ~40 s each at 2M rows)")
