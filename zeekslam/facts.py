@@ -3,9 +3,10 @@
 A sensor's slam.log has a row per door event (or per TCP connection, with the switch on):
 millions a day.  Up to ``memory_rows`` of them are kept in a pandas frame, as
 :func:`zeekslam.label.load_slam_facts` makes it; past that, all of them go to an SQLite file
-in the temporary directory (deleted on :meth:`SlamFacts.close`), looked up a chunk at a time.
+in the temporary directory (deleted on :meth:`SlamFacts.close`), looked up a chunk at a time,
+and a fixed-size filter of their uids spares the lookups of uids that have none.
 Either way :meth:`SlamFacts.reindex` gives what the frame's ``reindex(uids)`` gives: the
-last row of each uid, NaN for a uid with none.
+last row of each uid, NaN for a uid with none (:meth:`SlamFacts.columns_for`: its columns).
 
 Log content is hostile: every value goes in as a bound parameter, and a text that is not
 valid Unicode (the reader's lone surrogates for undecodable bytes) is stored as its
