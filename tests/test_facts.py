@@ -160,3 +160,25 @@ def test_uid_filter_never_misses_a_uid_with_facts():
     assert uid_filter.might_hold(held).all()
     assert uid_filter.might_hold(others).mean() < 0.001  # false "may": a wasted lookup, nothing worse
     assert not uid_filter.might_hold([None, "nobody"]).any()
+
+
+def test_facts_join_a_chunk_that_is_not_clean_ascii(tmp_path):
+    # a line with a byte Zeek would not write sends its chunk down the frame path: the uids then
+    # come from the frame, and the facts still join (JSON out, as an analyst's jq reads it)
+    conn, slam = _logs(tmp_path)
+    lines = conn.read_text().splitlines()
+    odd = next(i for i, line in enumerate(lines) if line.startswith("1700000000") and "\tC7\t" in line)
+    lines[odd] = lines[odd].replace("\t-\t", "\tftp\u00e9\t", 1)  # the service column, not ASCII
+    conn.write_text("\n".join(lines) + "\n")
+    out = CliRunner().invoke(cli, ["label", str(conn), *slam, "-f", "json"], catch_exceptions=False)
+    assert out.exit_code == 0
+    by_uid = {r["uid"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert len(by_uid) == 320 and by_uid["C7"]["service"] == "ftp\u00e9"
+    assert by_uid["C4"]["slam.reply"] == "421 the last row of a uid wins"
+    assert by_uid["C7"]["slam.reply"] == "220 ok" and by_uid["C8"]["slam.reply"] == "421 Too many connections"
+    from zeekslam.columns import FrameColumns as Frame
+    from zeekslam.label import label_chunks
+
+    chunks = list(label_chunks([str(conn), *slam]))
+    assert sum(len(c.chunk) for c in chunks) == 320
+    assert any(isinstance(c.columns.base, Frame) for c in chunks)  # type: ignore[attr-defined] - joined
