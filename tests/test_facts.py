@@ -69,6 +69,12 @@ def test_facts_in_sqlite_read_as_the_frame_does(tmp_path):
         uids = np.array([f"C{i}" for i in range(320)] + ["Cnone", "nobody", None], dtype=object)
         a, b = memory.reindex(uids), spilled.reindex(uids)
         _same_reading(a, b)
+        # columns_for (the join's lookup, a dict in memory) gives the frame's own reindex
+        quick = memory.columns_for(uids)
+        assert list(quick) == list(a.columns)
+        for name, column in quick.items():
+            assert column.dtype == a[name].dtype
+            assert pd.Series(column, dtype=column.dtype).equals(a[name].reset_index(drop=True)), name
         at = {u: i for i, u in enumerate(uids.tolist())}
         assert b["ftp_reply_msg"].iloc[at["C4"]] == "the last row of a uid wins"
         odd = b["ftp_reply_msg"].iloc[at["C1"]]  # undecodable bytes, as the reader keeps them
