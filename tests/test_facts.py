@@ -122,14 +122,27 @@ def test_hostile_texts_and_uids_go_through_sqlite_unchanged():
         facts.close()
 
 
-def test_joined_chunks_stay_arrow_and_their_frames_carry_the_facts(tmp_path):
+def test_joined_chunks_stay_arrow_and_their_frames_carry_the_facts(tmp_path, monkeypatch):
     # the facts join as a small frame of their own: no pandas frame of the chunk is made for the
     # labels, and a frame asked for later (JSON, ECS and CSV writers, label_logs) holds the facts
+    import zeekslam.label as label_module
     from zeekslam.columns import ArrowColumns, JoinedColumns
     from zeekslam.label import label_chunks
+    from zeekslam.read import CHUNK_ROWS, FRAME_CHUNK_ROWS
 
     conn, slam = _logs(tmp_path)
+    asked: list[int] = []
+    real = label_module.read_log
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs["chunk_rows"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(label_module, "read_log", spy)
+    alone = list(label_chunks([str(conn)]))
     joined = list(label_chunks([str(conn), *slam]))
+    assert asked == [CHUNK_ROWS, FRAME_CHUNK_ROWS]  # each joined chunk carries a frame of its facts
+    assert sum(len(c.chunk) for c in alone) == 320
     assert [type(c.columns.base) for c in joined] == [ArrowColumns]  # type: ignore[attr-defined]
     assert isinstance(joined[0].columns, JoinedColumns) and joined[0].chunk._frame is None
     row = {uid: i for i, uid in enumerate(joined[0].chunk.texts_as_parsed("uid").tolist())}
@@ -188,3 +201,29 @@ def test_facts_join_a_chunk_that_is_not_clean_ascii(tmp_path):
     chunks = list(label_chunks([str(conn), *slam]))
     assert sum(len(c.chunk) for c in chunks) == 320
     assert any(isinstance(c.columns.base, Frame) for c in chunks)  # type: ignore[attr-defined] - joined
+
+
+def test_facts_read_ahead_in_log_order_and_looked_up_out_of_it():
+    # SQLite facts are read ahead in the logs' common order, and looked up by uid where the
+    # order differs (reversed here, and a uid's later row that wins): the same as in memory
+    uids = [f"C{i}" for i in range(3000)]
+    frame = pd.DataFrame({"uid": pd.Series(uids + uids[::7], dtype=object),
+                          "close_delay": np.arange(3000 + len(uids[::7]), dtype=float),
+                          "closer": pd.Series(["resp", "orig", None] * 1000 + ["late"] * len(uids[::7]), dtype=object)})
+    memory = SlamFacts(SLAM_FACT_COLUMNS)
+    memory.add(frame)
+    memory.done()
+    asked = np.array([f"C{i}" for i in range(-50, 3050)], dtype=object)  # some with no facts at all
+    for order in (asked, asked[::-1]):
+        spilled = SlamFacts(SLAM_FACT_COLUMNS, memory_rows=0)
+        try:
+            spilled.add(frame)
+            spilled.done()
+            assert len(spilled) == 3000
+            for lo in range(0, len(order), 250):  # a chunk at a time, as label_chunks asks
+                part = order[lo : lo + 250]
+                _same_reading(memory.reindex(part), spilled.reindex(part))
+            got = spilled.reindex(np.array(["C7", "C10"], dtype=object))
+            assert got["closer"].tolist() == ["late", "orig"] and got["close_delay"].iloc[0] == 3001
+        finally:
+            spilled.close()

@@ -10,7 +10,7 @@ from .ahead import ahead
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .diagnose import DiagnoseError, DiagnoseOptions, ServerDiagnoser, find, server_rows
 from .label import label_chunks
-from .read import CHUNK_ROWS, FRAME_CHUNK_ROWS, LABEL_COLUMNS, ZeekslamError, find_inputs
+from .read import LABEL_COLUMNS, ZeekslamError, find_inputs
 from .report import ReportError, iter_json, iter_text, render_plot, render_why, sanitize
 
 _DEFAULTS = DiagnoseOptions()
@@ -82,12 +82,7 @@ def report(logs, fmt, output, plot, why_server, problems_only, progress, horizon
             # takes turns with it at the GIL (measured: slower, +40 MB).  Four chunks ahead, about
             # one fold batch: the fold takes rows in bursts, and the reader keeps going meanwhile
             # (measured at 2M rows: 0.3 s less than two ahead, the same memory).
-            # with slam.log facts joined, each chunk carries a frame of them: smaller chunks keep the
-            # report, which holds its per-server state too, under 300 MB (measured at 2M rows with
-            # 90k facts: 313 -> 291 MB, 4.6 -> 6.0 s)
-            chunk_rows = FRAME_CHUNK_ROWS if inputs.slam else CHUNK_ROWS
-            labeled = label_chunks(inputs, options, chunk_rows=chunk_rows, columns=columns, deferred=(),
-                                   threads=False)
+            labeled = label_chunks(inputs, options, columns=columns, deferred=(), threads=False)
             chunks = ahead(server_rows(labeled), depth=4)
         show = sys.stderr.isatty() if progress is None else progress
         for chunk in chunks:

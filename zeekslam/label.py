@@ -30,6 +30,7 @@ from .history import HistoryError, decode
 from .read import (
     CHUNK_ROWS,
     CONN,
+    FRAME_CHUNK_ROWS,
     LABEL_COLUMNS,
     SLAM,
     Inputs,
@@ -795,7 +796,11 @@ def label_chunks(inputs: Inputs | Sequence[str], options: LabelOptions | None = 
     # slam facts in bounded memory: past SlamFacts' memory_rows they are looked up in SQLite
     primary, facts = primary_and_facts(found, strict, bounded=True)
     join = facts is not None and len(facts) > 0
-    if join:  # the join reads every row's uid
+    if join:
+        # each chunk carries a frame of its facts, and the join reads every row's uid: smaller
+        # chunks keep peak RSS well under 300 MB (measured at 2M rows with 90k facts: label
+        # 262-293 -> ~215 MB, 2.5 -> 3.2 s; report 313 -> 291 MB)
+        chunk_rows = min(chunk_rows, FRAME_CHUNK_ROWS)
         deferred = [c for c in deferred if c != "uid"]
     wanted = None if columns is None else list(dict.fromkeys([*columns, *SLAM_FACT_COLUMNS]))
 

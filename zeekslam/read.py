@@ -102,9 +102,9 @@ _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n"
 #: large enough that per-chunk overhead does not show (measured: 10k-30k is the sweet spot).
 CHUNK_ROWS = 25_000
 #: Rows per chunk when each chunk becomes a pandas frame of Python objects (ECS and CSV output),
-#: or carries one (the report's chunks with slam.log facts joined): ~40 MB per 25,000 rows in
-#: flight; 10,000 keep peak RSS under 300 MB at 2M rows (measured: ECS 338 -> 196 MB; report
-#: with 90k slam.log facts 313 -> 291 MB).
+#: or carries one (slam.log facts joined): ~40 MB per 25,000 rows in flight; 10,000 keep peak
+#: RSS under 300 MB at 2M rows (measured: ECS 338 -> 196 MB; report with 90k slam.log facts
+#: 313 -> 291 MB).
 FRAME_CHUNK_ROWS = 10_000
 
 
