@@ -238,6 +238,10 @@ class SlamFacts:
             out[name] = column
         return out
 
+    def _row_columns(self) -> str:
+        """The columns of a row as the lookups return it: rowid, uid, then each present fact."""
+        return ", ".join(["rowid", "uid", *(f"c{i}" for i in range(len(self.present)))])
+
     def _rows_ahead(self, keys: list) -> dict:
         """The rows of ``keys`` found among the next rows in read order (uid as str -> row).
 
@@ -250,7 +254,7 @@ class SlamFacts:
         assert self._db is not None
         if not keys or self._misses >= 8:
             return {}
-        names = ", ".join(["rowid", "uid", *(f"c{i}" for i in range(len(self.present)))])
+        names = self._row_columns()
         query = f"SELECT {names} FROM facts WHERE rowid >= ? ORDER BY rowid LIMIT ?"  # noqa: S608 - ours
         block = {_decode(r[1]): r for r in self._db.execute(query, (self._next_row, len(keys) + len(keys) // 16 + 16))}
         found = {k: block[k] for k in keys if k in block}
@@ -262,7 +266,7 @@ class SlamFacts:
     def _rows_of(self, keys: list) -> dict:
         """uid -> its last row (rowid, uid, facts ...) for the keys that have facts."""
         assert self._db is not None
-        names = ", ".join(["rowid", "uid", *(f"c{i}" for i in range(len(self.present)))])
+        names = self._row_columns()
         # one statement, always _QUERY_KEYS values (NULL pads: it matches nothing): each statement
         # of another length would be compiled and cached anew (measured: +150 MB)
         query = f"SELECT {names} FROM facts WHERE uid IN ({', '.join('?' * _QUERY_KEYS)})"  # noqa: S608 - ours
