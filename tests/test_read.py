@@ -119,6 +119,49 @@ def test_truncated_gzip_is_a_clear_error(tmp_path):
         list(read_log(str(path)))
 
 
+@pytest.fixture(params=["isal", "stdlib"])
+def gzip_reader(request, monkeypatch):
+    """Each gzip reader in turn: ISA-L's (installed with zeekslam where it has wheels) and the
+    standard library's, which the reader falls back to without it."""
+    import zeekslam.read as read
+
+    if request.param == "isal":
+        isal = pytest.importorskip("isal.igzip")
+        assert read._GzipFile is isal.IGzipFile  # installed: the reader uses it
+    else:
+        monkeypatch.setattr(read, "_GzipFile", gzip.GzipFile)
+    return request.param
+
+
+def test_both_gzip_readers_give_every_row(tmp_path, gzip_reader):
+    """A multi-member archive (two rotations concatenated, as ``cat a.gz b.gz`` makes) of a real log."""
+    src = (LAB / "mixed_dev" / "tsv" / "conn.log").read_bytes()
+    path = tmp_path / "conn.log.gz"
+    path.write_bytes(gzip.compress(src) + gzip.compress(src, compresslevel=1))
+    chunks, rows, malformed = _rows(path)
+    assert rows == 2 * _data_lines(LAB / "mixed_dev" / "tsv" / "conn.log") and malformed == 0
+    plain = pd.concat([c.frame for c in read_log(str(LAB / "mixed_dev" / "tsv" / "conn.log"))], ignore_index=True)
+    both = pd.concat([c.frame for c in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(both, pd.concat([plain, plain], ignore_index=True))
+
+
+def _damaged(data: bytes, how: str) -> bytes:
+    if how == "cut":
+        return data[: len(data) // 2]
+    if how == "crc":  # the trailer's CRC-32 flipped
+        return data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]
+    # the first deflate block's header overwritten: an invalid block, whatever inflates it
+    return data[:10] + b"\xff" * 64 + data[74:]
+
+
+@pytest.mark.parametrize("how", ["cut", "crc", "bad_block"])
+def test_damaged_gzip_is_a_clear_error_with_either_reader(tmp_path, gzip_reader, how):
+    path = tmp_path / "conn.log.gz"
+    path.write_bytes(_damaged(gzip.compress((LAB / "mixed_dev" / "tsv" / "conn.log").read_bytes() * 20), how))
+    with pytest.raises(InputError, match="cannot be read as gzip"):
+        list(read_log(str(path)))
+
+
 def test_headers_mid_file_and_before_any_header(tmp_path):
     """Shape of wild/zeek-concatenated-headerless-start.log, GENERATED: rows, then a header, then rows."""
     lines = [conn_row("Cfirst"), "#close\t2026-01-01-00-00-00"] + tsv_header() + [conn_row("Csecond")]

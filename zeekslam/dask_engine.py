@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import zlib
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from .label import (
     primary_and_facts,
 )
 from .read import (
+    GZIP_ERRORS,
     LABEL_COLUMNS,
     Header,
     InputError,
@@ -133,7 +133,7 @@ def _scan_header(path: str) -> tuple[str, Header | None, int]:
             if state.ensure(line):
                 continue  # LogAscii::tsv=T: this line holds the field names
             return fmt, state.header, number
-    except (OSError, EOFError, zlib.error) as e:
+    except GZIP_ERRORS as e:
         raise InputError(path, f"cannot be read as gzip: {e}") from None
     finally:
         stream.close()
@@ -175,7 +175,7 @@ def _read_range(path: str, start: int, end: int) -> bytes:
         stream = open_binary(path)
         try:
             return stream.read()
-        except (OSError, EOFError, zlib.error) as e:
+        except GZIP_ERRORS as e:
             raise InputError(path, f"cannot be read as gzip: {e}") from None
         finally:
             stream.close()

@@ -15,7 +15,6 @@ parse the lines ourselves with pandas' C tokenizer, with no comment character.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import os
@@ -31,9 +30,21 @@ import numpy as np
 from .ahead import ahead
 from .columns import ArrowColumns, Columns, FrameColumns
 
+try:  # ISA-L's gzip reader (the isal package): the same file API, inflating ~2.5x as fast as
+    # zlib (measured: a 2M-row conn.log.gz, 99 MB, in 0.39 s against 1.01 s)
+    from isal.igzip import IGzipFile as _GzipFile
+    from isal.isal_zlib import error as _InflateError
+except ImportError:  # pragma: no cover - a platform without isal's wheels
+    from gzip import GzipFile as _GzipFile
+    from zlib import error as _InflateError
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+#: What reading a damaged gzip stream raises: BadGzipFile is an OSError, a cut stream raises
+#: EOFError, a bad deflate block zlib's error (or ISA-L's).
+GZIP_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, _InflateError)
 
 #: Zeek type -> pandas dtype, as zat maps them (``LogToDataFrame().type_map``; a test keeps the
 #: two equal).  Copied rather than imported: importing zat imports pandas, which the Zeek TSV
@@ -287,7 +298,7 @@ def open_binary(path: str):
             raise InputError(path, "permission denied") from None
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered, mode="rb")
+        return _GzipFile(fileobj=buffered, mode="rb")
     return buffered
 
 
@@ -305,8 +316,7 @@ def _byte_blocks(path: str, size: int = READ_BLOCK) -> Iterator[bytearray]:
             block[:len(carry)] = carry
             try:
                 got = stream.readinto(memoryview(block)[len(carry):])
-            except (OSError, EOFError, zlib.error) as e:
-                # BadGzipFile is an OSError; a truncated gzip raises EOFError.
+            except GZIP_ERRORS as e:
                 raise InputError(path, f"cannot be read as gzip: {e}") from None
             if not got:
                 break
