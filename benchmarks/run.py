@@ -4,6 +4,7 @@
     python benchmarks/run.py --memory-check            # label and report at 2M and 8M rows: is memory flat?
     python benchmarks/run.py --rows 2000000 --dask     # also the Dask engine (library call)
     python benchmarks/run.py --rows 2000000 --slam     # also label and report with a slam.log joined
+    python benchmarks/run.py --rows 2000000 --gzip     # also label and report of the log gzipped (an archive)
 
 Every command runs in a fresh subprocess, under ``/usr/bin/time -v`` when it
 exists (else in a fresh wrapper process that reads its own
@@ -150,7 +151,8 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
 
 
 OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt",
-           "report.png", "report-plot.txt", "label-slam.tsv", "report-slam.txt")
+           "report.png", "report-plot.txt", "label-slam.tsv", "report-slam.txt", "label-gz.tsv", "report-gz.txt",
+           "awk-gz.tsv")
 
 
 def remove_outputs(out_dir: str) -> None:
@@ -191,6 +193,24 @@ def slam_file(conn_path: str, out_dir: str, regenerate: bool) -> str:
         generate.generate_slam(conn_path, path)
     else:
         print(f"slam.log: {path} (cached)")
+    warm(path)
+    return path
+
+
+def gzip_file(conn_path: str, regenerate: bool) -> str:
+    """``conn_path`` gzipped as Zeek archives its logs (gzip's default level 6), cached next to it:
+    the same GENERATED rows, its ``#generated`` line included."""
+    import gzip
+
+    path = conn_path + ".gz"
+    if regenerate or not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(conn_path):
+        start = time.perf_counter()
+        with open(conn_path, "rb") as src, gzip.open(path + ".part", "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(path + ".part", path)
+        print(f"gzipped: {path} ({os.path.getsize(path) / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)")
+    else:
+        print(f"gzipped: {path} (cached)")
     warm(path)
     return path
 
@@ -293,6 +313,17 @@ def benchmark(args: argparse.Namespace) -> int:
         if has_command("report"):
             commands.append(("report_slam", "zeekslam report + slam.log",
                              [*zs, "report", path, slam, "-o", os.path.join(out_dir, "report-slam.txt")], None))
+    if args.gzip:  # an archive: Zeek gzips each log as it rotates it
+        gz = gzip_file(path, args.regenerate)
+        commands.append(("label_gz", "zeekslam label (conn.log.gz)",
+                         [*zs, "label", gz, "-o", os.path.join(out_dir, "label-gz.tsv"), "--no-progress"], None))
+        if has_command("report"):
+            commands.append(("report_gz", "zeekslam report (conn.log.gz)",
+                             [*zs, "report", gz, "-o", os.path.join(out_dir, "report-gz.txt")], None))
+        if awk and shutil.which("gzip"):
+            commands.append(("awk_gz", f"gzip -dc | {os.path.basename(awk)} labeler",
+                             ["sh", "-c", 'gzip -dc "$1" | "$2" -f "$3"', "sh", gz, awk,
+                              os.path.join(HERE, "awk_label.awk")], os.path.join(out_dir, "awk-gz.tsv")))
     if args.dask:
         commands.append(("dask", "dask engine (label_logs_dask)", [sys.executable, "-c", DASK_LABEL, path], None))
         if label_has_option("--engine"):
@@ -365,16 +396,21 @@ def benchmark(args: argparse.Namespace) -> int:
     scale = f" (target at 2M rows: <= {TARGETS['rss_mb']:.0f} MB)"
     for key, name in (("label", "label"), ("json", "label --format json"), ("ecs", "label --format ecs"),
                       ("csv", "label --format csv"), ("report", "report"), ("plot", "report --plot"),
-                      ("label_slam", "label + slam.log"), ("report_slam", "report + slam.log")):
+                      ("label_slam", "label + slam.log"), ("report_slam", "report + slam.log"),
+                      ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped")):
         result = results.get(key)
         if result is None or result.rc != 0:
             continue
         ok = result.rss_mb <= TARGETS["rss_mb"] if args.rows == 2_000_000 else None
         print(f"  {name + ' peak RSS:':<32} {result.rss_mb:5.0f} MB{scale}  "
               + (verdict(ok) if ok is not None else "(not at 2M rows)"))
-    for key, name in (("label_slam", "label + slam.log"), ("report_slam", "report + slam.log")):
+    for key, name in (("label_slam", "label + slam.log"), ("report_slam", "report + slam.log"),
+                      ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped")):
         if key in results and results[key].rc == 0 and lab.rc == 0:
             print(f"  {name + ':':<20} time / label time = {results[key].seconds / lab.seconds:5.2f} (no target)")
+    if "label_gz" in results and "awk_gz" in results and results["awk_gz"].rc == 0:
+        print(f"  label, gzipped:      time / (gzip -dc | awk) time = "
+              f"{results['label_gz'].seconds / results['awk_gz'].seconds:5.2f} (no target)")
     if "dask" in results and results["dask"].rc == 0 and lab.rc == 0:
         print(f"  dask engine:         dask time / label time = {results['dask'].seconds / lab.seconds:5.2f} "
               "(library call, no writing; no target)")
@@ -443,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dask", action="store_true", help="also time the Dask engine (library call)")
     ap.add_argument("--slam", action="store_true",
                     help="also time label and report with a GENERATED slam.log of the conn.log's door events")
+    ap.add_argument("--gzip", action="store_true",
+                    help="also time label and report of the conn.log gzipped, as Zeek archives it (made once, ~12 s)")
     ap.add_argument("--plot", action="store_true", help="also time report --plot (draws a PNG with matplotlib)")
     ap.add_argument("--documents", action="store_true",
                     help="also time label --format ecs and --format csv (slow: ~40 s each at 2M rows)")
