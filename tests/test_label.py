@@ -288,3 +288,42 @@ def test_a_reply_code_that_is_no_number_is_no_reply():
     out = label_frame(frame)
     assert out["slam.reply"].tolist() == ["", "421 too many"]
     assert out["slam.reason"].iloc[1].startswith("server 10.0.0.5:? refused client 10.0.0.2 with '421 too many'")
+
+
+def test_a_day_of_rotated_archives_reads_as_one_log_in_order(tmp_path):
+    """Hourly archives (a real lab log cut in 6, each gzipped with its header, as Zeek rotates
+    them) go through one pipeline: every row once, in file then line order, each chunk naming
+    its own file; a consumer that stops early leaves no reading thread behind."""
+    import gzip
+    import threading
+
+    from zeekslam.label import label_chunks
+    from zeekslam.read import find_inputs
+
+    src = (LAB / "mixed_dev" / "tsv" / "conn.log").read_text(encoding="utf-8").splitlines()
+    head = [line for line in src if line.startswith("#") and not line.startswith("#close")]
+    rows = [line for line in src if line and not line.startswith("#")]
+    day = tmp_path / "2026-11-25"
+    day.mkdir()
+    per = len(rows) // 6 + 1
+    for h in range(6):
+        name = day / f"conn.{h:02d}:00:00-{h + 1:02d}:00:00.log.gz"
+        name.write_bytes(gzip.compress("\n".join(head + rows[h * per:(h + 1) * per]).encode() + b"\n"))
+    inputs = find_inputs([str(tmp_path)])
+    assert len(inputs.conn) == 6
+    chunks = list(label_chunks(inputs, chunk_rows=7))
+    got = [(c.chunk.source.rsplit("/", 1)[1], n) for c in chunks for n in c.chunk.line_numbers]
+    want = [(f"conn.{h:02d}:00:00-{h + 1:02d}:00:00.log.gz", len(head) + 1 + i)
+            for h in range(6) for i in range(len(rows[h * per:(h + 1) * per]))]
+    assert got == want and len(got) == len(rows)
+    uids = [u for c in chunks for u in c.frame["uid"].tolist()]
+    assert uids == [r.split("\t")[1] for r in rows]
+
+    before = threading.active_count()
+    it = label_chunks(inputs, chunk_rows=7)
+    next(it)
+    it.close()
+    for t in threading.enumerate():
+        if t.name == "zeekslam-ahead":
+            t.join(timeout=10)
+    assert threading.active_count() <= before
