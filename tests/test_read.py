@@ -150,11 +150,13 @@ def _damaged(data: bytes, how: str) -> bytes:
         return data[: len(data) // 2]
     if how == "crc":  # the trailer's CRC-32 flipped
         return data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]
+    if how == "trailing_garbage":  # bytes after the last member that start no member
+        return data + b"not gzip"
     # the first deflate block's header overwritten: an invalid block, whatever inflates it
     return data[:10] + b"\xff" * 64 + data[74:]
 
 
-@pytest.mark.parametrize("how", ["cut", "crc", "bad_block"])
+@pytest.mark.parametrize("how", ["cut", "crc", "bad_block", "trailing_garbage"])
 def test_damaged_gzip_is_a_clear_error_with_either_reader(tmp_path, gzip_reader, how):
     path = tmp_path / "conn.log.gz"
     path.write_bytes(_damaged(gzip.compress((LAB / "mixed_dev" / "tsv" / "conn.log").read_bytes() * 20), how))
