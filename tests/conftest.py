@@ -107,10 +107,11 @@ def conn_row(
     rb="0",
     state="SF",
     history="ShAfFa",
+    ts="1700000000.000001",
 ) -> str:
     return "\t".join(
         [
-            "1700000000.000001",
+            ts,
             uid,
             orig,
             "40000",

@@ -12,7 +12,7 @@ from zat.log_to_dataframe import LogToDataFrame
 
 from conftest import LAB, conn_row, tsv_header, write_generated
 from zeekslam.label import LABEL_FIELDS, label_chunks
-from zeekslam.read import read_log
+from zeekslam.read import LABEL_COLUMNS, read_log
 from zeekslam.write import csv_cell, write, zeek_escape
 
 
@@ -243,17 +243,55 @@ def test_csv_cells_a_column_at_a_time_equal_the_row_by_row_cells(tmp_path):
 
 
 def test_ecs_a_column_at_a_time_equals_the_row_by_row_lines(tmp_path):
-    from zeekslam.write import _ecs_chunk, ecs_lines, rows_as_dicts
+    from zeekslam.write import _ecs_arrow, _ecs_chunk, ecs_lines, rows_as_dicts
 
-    checked = 0
-    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), _odd_values_log(tmp_path)]:
-        for labeled in label_chunks([str(path)], columns=None):
-            fast = _ecs_chunk(labeled)
-            if fast is None:
-                continue
-            assert fast == list(ecs_lines(rows_as_dicts(labeled))), path
-            checked += len(fast)
-    assert checked > 1000
+    checked = in_arrow = 0
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), _odd_values_log(tmp_path), _odd_times_log(tmp_path)]:
+        for columns in (None, LABEL_COLUMNS):  # (the CLI parses only the label columns)
+            for labeled in label_chunks([str(path)], columns=columns):
+                slow = list(ecs_lines(rows_as_dicts(labeled)))
+                fast = _ecs_chunk(labeled)
+                assert fast is None or fast == slow, path
+                arrow = _ecs_arrow(labeled)
+                if arrow is not None:
+                    assert bytes(arrow).decode("ascii").split("\n") == slow, path
+                    in_arrow += len(slow)
+                checked += len(slow)
+    assert checked > 2000 and in_arrow > 1000
+
+
+def _odd_times_log(tmp_path):
+    """Clean lines whose times and durations sit on the edges Arrow's lane must spell as Python
+    does, or leave to the row-by-row way: years 999, 1000, 9999 and 10000, negative and
+    fractional seconds, durations past int64 in nanoseconds, unset ones, -0.0."""
+    return write_generated(tmp_path / "times.log", tsv_header() + [
+        conn_row(uid="T1", ts="-30610224000.000001", duration="-0.0"),
+        conn_row(uid="T2", ts="-30610224000.5", duration="9223372036.854775807"),
+        conn_row(uid="T3", ts="253402300799.999999", duration="1e-9"),
+        conn_row(uid="T4", ts="-1.25", duration="0.0000005"),
+        conn_row(uid="T5", ts="0", duration="-"),
+        conn_row(uid="T6", ts="1795600002.000000", duration="92233720368.6"),
+        conn_row(uid="T7", ts="-", duration="1"),
+        conn_row(uid="T8", ts="1.7e9", duration="2E+2"),
+    ] + [conn_row(uid=f"T9{i}", ts=f"{1.7e9 + i / 7:.6f}", duration=f"{i / 3:.9f}") for i in range(30)]
+      + [conn_row(uid="T10", ts="253402300800.0")])
+
+
+def test_ecs_arrow_lane_on_edge_times(tmp_path):
+    """Each odd time alone in its log: Arrow's lane spells it as Python does, or declines."""
+    from zeekslam.write import _ecs_arrow, ecs_lines, rows_as_dicts
+
+    declined = 0
+    for i, line in enumerate(_odd_times_log(tmp_path).read_text().splitlines()[len(tsv_header()):]):
+        path = write_generated(tmp_path / f"t{i}.log", tsv_header() + [line])
+        for labeled in label_chunks([str(path)], columns=LABEL_COLUMNS):
+            arrow = _ecs_arrow(labeled)
+            slow = list(ecs_lines(rows_as_dicts(labeled)))
+            if arrow is None:
+                declined += 1
+            else:
+                assert bytes(arrow).decode("ascii").split("\n") == slow, line
+    assert 0 < declined < 10  # year 999 and 10000, past int64: declined; the rest in Arrow
 
 
 def test_odd_whole_numbers_stay_valid_json_in_every_lane(tmp_path):

@@ -130,7 +130,8 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
     options = make_options(prompt_s, long_wait, server_first_ports, short_reply_max)
     _arrow_pool_that_gives_back()
     if chunk_rows is None:
-        # ECS and CSV documents are made from each chunk's pandas frame: smaller chunks
+        # ECS and CSV documents hold every column: smaller chunks (ECS built in Arrow from 25,000-row
+        # chunks peaked at 350 MB on 2M rows, from 10,000-row ones at 243 MB, at the same speed)
         chunk_rows = FRAME_CHUNK_ROWS if fmt in ("ecs", "csv") else CHUNK_ROWS
     show = sys.stderr.isatty() if progress is None else progress
     tally = Tally(show)

@@ -18,13 +18,16 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii as _encode_ascii
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .columns import arrow_binary, arrow_indices
 from .label import LABEL_FIELDS, LabeledChunk
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, unescape
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = ("zeek", "json", "ecs", "csv")
 
@@ -850,10 +853,14 @@ def ecs_lines(rows: Iterable[dict]) -> Iterator[str]:
         yield template % tuple([by_type(type(v), _other_json)(v) for v in map(flat.__getitem__, names)])
 
 
-def write_ecs(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
+def write_ecs(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
     """One ECS JSON document per line (nested objects), ASCII only."""
     for labeled in chunks:
         if len(labeled.chunk):
+            fast = _ecs_arrow(labeled)
+            if fast is not None:
+                yield fast if binary else bytes(fast).decode("ascii")
+                continue
             lines = _ecs_chunk(labeled)
             yield "\n".join(lines if lines is not None else ecs_lines(rows_as_dicts(labeled)))
 
@@ -974,6 +981,211 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     return out.tolist()
 
 
+def _ecs_values(column: pa.ChunkedArray, ztype: str, header: Header) -> pa.Array:
+    """The JSON text :func:`_json_column` gives each value of a text column (null where unset), in
+    Arrow: plain values as they are (whole numbers) or quoted (texts without a quote, backslash
+    or empty mark); the rest, once per distinct value, through :func:`_typed`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = column.combine_chunks().dictionary_encode()
+    uniques = encoded.dictionary
+    if ztype in ("count", "int", "port"):
+        plain = pc.and_(pc.ascii_is_decimal(uniques), pc.invert(pc.match_substring_regex(uniques, "^0.")))
+        texts = uniques.cast(pa.binary())
+    elif ztype in ("string", "addr", "enum", "subnet"):
+        special = pc.or_(pc.or_(pc.match_substring(uniques, "\\"), pc.match_substring(uniques, '"')),
+                         pc.equal(uniques, header.empty_field))
+        plain = pc.invert(special)
+        quote = _arrow_literal('"')
+        texts = pc.binary_join_element_wise(quote, uniques.cast(pa.binary()), quote, _arrow_literal(""))
+    else:
+        plain = None
+        texts = uniques.cast(pa.binary())
+    others = (np.arange(len(uniques)) if plain is None
+              else np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)))
+    if len(others):
+        values = texts.to_pylist()
+        for i, raw in zip(others.tolist(), uniques.take(arrow_indices(others)).to_pylist()):
+            values[i] = _json_of(_typed(raw, ztype, header))
+        texts = arrow_binary(values)
+    return texts.take(encoded.indices)
+
+
+def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
+    """The ECS lines of a clean Zeek TSV chunk, built by Arrow a column at a time: the same text as
+    :func:`_ecs_chunk` (and :func:`ecs_lines`), without a Python object per field.  None for
+    chunks Arrow cannot take (then :func:`_ecs_chunk` or the row-by-row way)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .read import _arrow_table
+
+    chunk = labeled.chunk
+    header = chunk.header
+    if (chunk.data is None or chunk.errors or header is None or labeled.labels is None
+            or set(header.fields) & set(LABEL_FIELDS) or len(set(header.fields)) != len(header.fields)):
+        return None
+    n = len(chunk)
+    table = _arrow_table(chunk.data, n, header, header.fields, [])  # every column as text, unset null
+    if table is None:
+        return None
+
+    text = _arrow_literal
+
+    def numbers(name: str) -> np.ndarray | None:
+        """A column of plain decimal numbers (JSON's grammar, which Arrow and Python read alike) as
+        float64, NaN where unset; None if some value is another text."""
+        column = table.column(name)
+        if pc.any(pc.invert(pc.match_substring_regex(column, _ARROW_NUMBER))).as_py():
+            return None
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+    leaves: dict[str, pa.Array | str] = {}  # flat ECS name -> JSON text per row (null: not there), or one text
+
+    def leaf(name: str, values: pa.Array) -> None:
+        leaves[name] = values
+
+    def constant(name: str, value: object) -> None:
+        leaves[name] = _JSON_BY_TYPE.get(type(value), _other_json)(value)
+
+    dicts, index = _label_dict_table(labeled)
+    which = arrow_indices(np.asarray(index, dtype=np.int64))
+
+    def per_pattern(name: str, texts: list[str | None]) -> None:
+        leaf(name, arrow_binary(texts).take(which))
+
+    labels = [d.get("slam.label", "") for d in dicts]
+    constant("ecs.version", ECS_VERSION)
+    constant("event.module", "zeek")
+    constant("event.dataset", "zeek.connection")
+    if "ts" in header.fields:
+        ts = numbers("ts")
+        if ts is None:
+            return None
+        stamps = _timestamps(ts)
+        if stamps is None:
+            return None
+        leaf("@timestamp", stamps)
+    constant("event.kind", "event")
+    constant("event.category", ["network"])
+    per_pattern("event.type", [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
+                               for label in labels])
+    per_pattern("event.outcome", [_encode_ascii("failure" if label in _ECS_FAILED else "success"
+                                                if label == "completed" else "unknown") for label in labels])
+    if "duration" in header.fields:
+        duration = numbers("duration")
+        if duration is None:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e300 s: past int64, declined below
+            nanoseconds = duration * 1e9
+        if not (np.isnan(duration) | (np.abs(nanoseconds) < 2.0**63)).all():
+            return None  # beyond int64: Python's ints say it
+        known = ~np.isnan(duration)
+        whole = np.zeros(n, dtype=np.int64)
+        whole[known] = np.trunc(nanoseconds[known]).astype(np.int64)
+        ints = pa.array(whole, type=pa.int64(), mask=~known).cast(pa.string()).cast(pa.binary())
+        leaf("event.duration", ints)
+    for name, field in _ECS_MAP.items():
+        if name in header.fields:
+            leaf(field, _ecs_values(table.column(name), header.type_of(name), header))
+    if "service" in header.fields:
+        column = table.column("service").combine_chunks().dictionary_encode()
+        protocols = []
+        for raw in column.dictionary.to_pylist():
+            v = _typed(raw, header.type_of("service"), header)
+            protocols.append(_encode_ascii(str(v).split(",")[0]) if v else None)
+        leaf("network.protocol", arrow_binary(protocols).take(column.indices))
+    for name, field in _ECS_ZEEK:
+        if name in header.fields:
+            leaf(field, _ecs_values(table.column(name), header.type_of(name), header))
+    per_pattern("event.action", [_encode_ascii(label) if label else None for label in labels])
+    per_pattern("event.reason", [_encode_ascii(d.get("slam.reason", "")) if label else None
+                                 for d, label in zip(dicts, labels)])
+    for name, field in _ECS_LABELS:
+        per_pattern(field, [_encode_ascii(d[name]) if d.get(name) else None for d in dicts])
+
+    # which fields each row has: one bit per field that some row lacks, one layout per distinct set
+    optional = [name for name, v in leaves.items() if not isinstance(v, str) and v.null_count]
+    bits = np.zeros(n, dtype=np.int64)
+    for bit, name in enumerate(optional):
+        bits |= np.asarray(leaves[name].is_valid().to_numpy(zero_copy_only=False), dtype=np.int64) << bit
+    shapes, shape_of, counts = np.unique(bits, return_inverse=True, return_counts=True)
+    by_shape = None
+    if len(shapes) > 1:  # the rows grouped by layout, each row-wise column taken once
+        by_shape = np.argsort(shape_of, kind="stable")
+        taken = arrow_indices(by_shape)
+        leaves = {name: v if isinstance(v, str) else v.take(taken) for name, v in leaves.items()}
+    parts, start = [], 0
+    for shape, count in zip(shapes.tolist(), counts.tolist(), strict=True):
+        missing = {name for bit, name in enumerate(optional) if not shape >> bit & 1}
+        pieces: list[pa.Array | pa.Scalar] = []
+        for piece in _ecs_layout([name for name in leaves if name not in missing], leaves):
+            pieces.append(text(piece[0]) if isinstance(piece, tuple) else leaves[piece].slice(start, count))
+        if len(pieces) == 1:  # (no row-wise piece: a constant document)
+            pieces.append(arrow_binary([""] * count))
+        parts.append(pc.binary_join_element_wise(*pieces, text("")))
+        start += count
+    lines = parts[0] if len(parts) == 1 else pa.concat_arrays(parts).take(arrow_indices(np.argsort(by_shape)))
+    ends = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=lines.offset * 4)
+    return memoryview(lines.buffers()[2])[ends[0]:ends[n] - 1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _arrow_literal(value: str) -> pa.Scalar:
+    """A binary Arrow scalar of a text (the same few keys and braces in every chunk)."""
+    return arrow_binary([value])[0]
+
+
+def _ecs_layout(names: Sequence[str], texts: dict[str, object]) -> list[str | tuple[str]]:
+    """The document of the flat ``names`` (nested as :func:`_nest` does), each line ending in a
+    newline, as a sequence of literal texts (1-tuples: the keys, the braces, and the values that
+    are a text in ``texts``) and leaf names (where a column of values goes)."""
+    out: list[str | tuple[str]] = []
+
+    def walk(node: dict) -> None:
+        out.append(("{",))
+        for i, (key, value) in enumerate(node.items()):
+            out.append(((", " if i else "") + _encode_ascii(key) + ": ",))
+            if isinstance(value, dict):
+                walk(value)
+            else:
+                out.append((texts[value],) if isinstance(texts[value], str) else value)
+        out.append(("}",))
+
+    walk(_nest({name: name for name in names}))
+    out.append(("\n",))
+    merged: list[str | tuple[str]] = []  # neighbouring literals as one
+    for piece in out:
+        if isinstance(piece, tuple) and merged and isinstance(merged[-1], tuple):
+            merged[-1] = (merged[-1][0] + piece[0],)
+        else:
+            merged.append(piece)
+    return merged
+
+
+def _timestamps(ts: np.ndarray) -> pa.Array | None:
+    """``@timestamp`` JSON texts of epoch seconds, as :func:`_timestamp` makes them (null where
+    NaN: unset); None if some stamp is outside the years numpy and strftime spell alike."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    known = ~np.isnan(ts)
+    v = np.where(known, ts, 0.0)
+    if not ((v >= _YEAR_1000) & (v < _YEAR_10000)).all():
+        return None
+    seconds = np.floor(v).astype(np.int64)  # what gmtime keeps
+    days = pa.array(np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")).cast(pa.binary())
+    micro = (np.mod(v, 1.0) * 1e6).astype(np.int64)  # int(ts % 1 * 1e6): truncated, as Python does
+    micro = pc.utf8_lpad(pa.array(micro, mask=~known).cast(pa.string()), width=6, padding="0").cast(pa.binary())
+    return pc.binary_join_element_wise(_arrow_literal('"'), days, _arrow_literal("."), micro, _arrow_literal('Z"'),
+                                       _arrow_literal(""))
+
+
+_YEAR_1000 = -30610224000.0  # 1000-01-01T00:00:00Z: from here on strftime's %Y has four digits
+_YEAR_10000 = 253402300800.0
+
+
 WRITERS = {"zeek": write_zeek, "json": write_json, "ecs": write_ecs, "csv": write_csv}
 
 
@@ -988,4 +1200,6 @@ def write(chunks: Iterable[LabeledChunk], fmt: str, binary: bool = False) -> Ite
         return write_zeek(chunks, binary)
     if fmt == "json":
         return write_json(chunks, binary)
+    if fmt == "ecs":
+        return write_ecs(chunks, binary)
     return WRITERS[fmt](chunks)
