@@ -7,6 +7,8 @@ separators, huge numbers, random history letters — in a real conn.log header.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 
@@ -144,9 +146,18 @@ def test_odd_but_clean_values_write_alike_in_every_lane(tmp_path, seed):
         fast = write._ecs_chunk(labeled)
         assert fast is None or fast == [json.dumps(write.ecs_document(r), ensure_ascii=True, allow_nan=False)
                                         for r in rows]
+        arrow = write._ecs_arrow(labeled)
+        assert arrow is None or bytes(arrow).decode("ascii").split("\n") == [
+            json.dumps(write.ecs_document(r), ensure_ascii=True, allow_nan=False) for r in rows]
         columns = write._csv_columns(labeled)
+        want = [tuple(write.csv_cell(r.get(c)) for c in columns) for r in rows]
         cells = write._csv_rows(labeled, columns)
-        assert cells is None or list(cells) == [tuple(write.csv_cell(r.get(c)) for c in columns) for r in rows]
+        assert cells is None or list(cells) == want
+        arrow = write._csv_arrow(labeled, columns)
+        if arrow is not None:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(want)
+            assert bytes(arrow).decode("utf-8", "surrogateescape") == text.getvalue()[:-1]
         for piece in write.write_json([labeled]):
             assert len([json.loads(line) for line in piece.split("\n")]) == len(labeled.chunk)
     diag = ServerDiagnoser(batch_rows=7)

@@ -227,19 +227,24 @@ def _odd_values_log(tmp_path):
 
 
 def test_csv_cells_a_column_at_a_time_equal_the_row_by_row_cells(tmp_path):
-    from zeekslam.write import _csv_columns, _csv_rows, rows_as_dicts
+    from zeekslam.write import _csv_arrow, _csv_columns, _csv_rows, rows_as_dicts
 
-    checked = 0
-    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), _odd_values_log(tmp_path)]:
-        for labeled in label_chunks([str(path)], columns=None):
-            columns = _csv_columns(labeled)
-            fast = _csv_rows(labeled, columns + ["not_in_this_chunk"])
-            if fast is None:
-                continue
-            slow = [tuple(csv_cell(row.get(c)) for c in columns) + ("",) for row in rows_as_dicts(labeled)]
-            assert list(fast) == slow, path
-            checked += len(slow)
-    assert checked > 1000
+    checked = in_arrow = 0
+    for path in [*_lab_and_wild_tsv(), _hostile_log(tmp_path), _odd_values_log(tmp_path), _odd_times_log(tmp_path)]:
+        for parsed in (None, LABEL_COLUMNS):  # (the CLI parses only the label columns)
+            for labeled in label_chunks([str(path)], columns=parsed):
+                columns = _csv_columns(labeled)
+                slow = [tuple(csv_cell(row.get(c)) for c in columns) + ("",) for row in rows_as_dicts(labeled)]
+                fast = _csv_rows(labeled, columns + ["not_in_this_chunk"])
+                assert fast is None or list(fast) == slow, path
+                arrow = _csv_arrow(labeled, columns + ["not_in_this_chunk"])
+                if arrow is not None:  # the csv writer's text of the same cells
+                    text = io.StringIO()
+                    csv.writer(text, lineterminator="\n").writerows(slow)
+                    assert bytes(arrow).decode("utf-8", "surrogateescape") == text.getvalue()[:-1], path
+                    in_arrow += len(slow)
+                checked += len(slow)
+    assert checked > 2000 and in_arrow > 1000
 
 
 def test_ecs_a_column_at_a_time_equals_the_row_by_row_lines(tmp_path):

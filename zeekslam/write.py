@@ -670,7 +670,88 @@ def _csv_column(raw: Sequence[str], ztype: str, header: Header) -> list[str]:
     return _per_distinct(raw, cell)
 
 
-def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
+def _csv_quoted(cells: Sequence[str]) -> list[str]:
+    """Each cell as Python's csv writer writes it in a row (quoted where it must be)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows((cell, "") for cell in cells)
+    return [line[:-1] for line in buffer.getvalue().split("\n")[:-1]]  # each line: the cell, then ","
+
+
+def _csv_values(column: pa.ChunkedArray, ztype: str, header: Header) -> pa.Array:
+    """The CSV cells :func:`_csv_column` gives a text column, quoted as the csv writer quotes them,
+    in Arrow: plain values as they are (or in quotes, with a comma); floats as Python spells them;
+    the rest once per distinct value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if ztype in ("time", "interval", "double"):
+        values = column.combine_chunks()
+        if not pc.any(pc.invert(pc.match_substring_regex(values, _ARROW_NUMBER))).as_py():
+            numbers = values.cast(pa.float64()).to_pylist()
+            if all(v is None or math.isfinite(v) for v in numbers):  # (1e400 is kept as written)
+                return arrow_binary([None if v is None else float.__repr__(v) for v in numbers])  # none quoted
+    encoded = column.combine_chunks().dictionary_encode()
+    uniques = encoded.dictionary
+    if ztype in ("count", "int", "port"):
+        plain = pc.and_(pc.ascii_is_decimal(uniques), pc.invert(pc.match_substring_regex(uniques, "^0.")))
+    elif ztype in ("string", "addr", "enum", "subnet"):
+        special = pc.or_(pc.or_(pc.match_substring(uniques, "\\"), pc.match_substring(uniques, '"')),
+                         pc.or_(pc.equal(uniques, header.empty_field),
+                                pc.match_substring_regex(uniques, "^[=+\\-@\t\r|%]")))
+        plain = pc.invert(special)
+    else:
+        plain = None
+    texts = uniques.cast(pa.binary())
+    comma = pc.match_substring(texts, ",")
+    if pc.any(comma).as_py():  # plain texts with a comma: in quotes (they hold no quote)
+        quote = _arrow_literal('"')
+        texts = pc.if_else(comma, pc.binary_join_element_wise(quote, texts, quote, _arrow_literal("")), texts)
+    others = (np.arange(len(uniques)) if plain is None
+              else np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)))
+    if len(others):
+        raws = uniques.take(arrow_indices(others)).to_pylist()
+        cells = _csv_quoted([csv_cell(_typed(raw, ztype, header)) for raw in raws])
+        values = texts.to_pylist()
+        for i, cell in zip(others.tolist(), cells, strict=True):
+            values[i] = cell.encode("utf-8", "surrogateescape")
+        texts = arrow_binary(values)
+    return texts.take(encoded.indices)
+
+
+def _csv_arrow(labeled: LabeledChunk, columns: list[str]) -> memoryview | None:
+    """The CSV rows of a clean Zeek TSV chunk, built by Arrow a column at a time: the same text as
+    the csv writer makes of :func:`_csv_rows`.  None for chunks Arrow cannot take."""
+    import pyarrow.compute as pc
+
+    from .read import _arrow_table
+
+    chunk = labeled.chunk
+    header = chunk.header
+    if (chunk.data is None or chunk.errors or header is None or labeled.labels is None
+            or set(header.fields) & set(LABEL_FIELDS) or len(set(header.fields)) != len(header.fields)):
+        return None
+    n = len(chunk)
+    table = _arrow_table(chunk.data, n, header, header.fields, [])  # every column as text, unset null
+    if table is None:
+        return None
+    dicts, index = _label_dict_table(labeled)
+    which = arrow_indices(np.asarray(index, dtype=np.int64))
+    cells = []
+    for name in columns:
+        if name in header.fields:
+            cells.append(_csv_values(table.column(name), header.type_of(name), header))
+        elif name in LABEL_FIELDS:
+            cells.append(arrow_binary(_csv_quoted([csv_cell(d.get(name)) for d in dicts])).take(which))
+        else:  # a column of an earlier log: empty here
+            cells.append(_arrow_literal(""))
+    lines = pc.binary_join_element_wise(*cells, _arrow_literal(","), null_handling="replace",
+                                        null_replacement="")
+    lines = pc.binary_join_element_wise(lines, _arrow_literal("\n"), _arrow_literal(""))
+    ends = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=lines.offset * 4)
+    return memoryview(lines.buffers()[2])[ends[0]:ends[n] - 1]
+
+
+def write_csv(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
     """CSV with one header row of the input's columns plus ``slam.*``.
 
     A malformed row has empty fields and its raw line in ``slam.reason``.  JSON
@@ -685,6 +766,14 @@ def write_csv(chunks: Iterable[LabeledChunk]) -> Iterator[str]:
         if columns is None or any(c not in columns for c in wanted):
             columns = wanted if columns is None else columns + [c for c in wanted if c not in columns]
             writer.writerow(columns)
+        arrow = _csv_arrow(labeled, columns) if len(labeled.chunk) else None
+        if arrow is not None:
+            if buffer.tell():  # the header row first
+                yield buffer.getvalue().rstrip("\n")
+                buffer.seek(0)
+                buffer.truncate()
+            yield arrow if binary else bytes(arrow).decode("utf-8", "surrogateescape")
+            continue
         fast = _csv_rows(labeled, columns)
         if fast is not None:
             writer.writerows(fast)
@@ -1200,6 +1289,6 @@ def write(chunks: Iterable[LabeledChunk], fmt: str, binary: bool = False) -> Ite
         return write_zeek(chunks, binary)
     if fmt == "json":
         return write_json(chunks, binary)
-    if fmt == "ecs":
-        return write_ecs(chunks, binary)
+    if fmt in ("ecs", "csv"):
+        return WRITERS[fmt](chunks, binary)
     return WRITERS[fmt](chunks)
