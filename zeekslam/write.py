@@ -1132,9 +1132,6 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
 
     leaves: dict[str, pa.Array | str] = {}  # flat ECS name -> JSON text per row (null: not there), or one text
 
-    def leaf(name: str, values: pa.Array) -> None:
-        leaves[name] = values
-
     def constant(name: str, value: object) -> None:
         leaves[name] = _JSON_BY_TYPE.get(type(value), _other_json)(value)
 
@@ -1142,7 +1139,7 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
     which = arrow_indices(np.asarray(index, dtype=np.int64))
 
     def per_pattern(name: str, texts: list[str | None]) -> None:
-        leaf(name, arrow_binary(texts).take(which))
+        leaves[name] = arrow_binary(texts).take(which)
 
     labels = [d.get("slam.label", "") for d in dicts]
     constant("ecs.version", ECS_VERSION)
@@ -1155,7 +1152,7 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
         stamps = _timestamps(ts)
         if stamps is None:
             return None
-        leaf("@timestamp", stamps)
+        leaves["@timestamp"] = stamps
     constant("event.kind", "event")
     constant("event.category", ["network"])
     per_pattern("event.type", [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
@@ -1174,20 +1171,20 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
         whole = np.zeros(n, dtype=np.int64)
         whole[known] = np.trunc(nanoseconds[known]).astype(np.int64)
         ints = pa.array(whole, type=pa.int64(), mask=~known).cast(pa.string()).cast(pa.binary())
-        leaf("event.duration", ints)
+        leaves["event.duration"] = ints
     for name, field in _ECS_MAP.items():
         if name in header.fields:
-            leaf(field, _ecs_values(table.column(name), header.type_of(name), header))
+            leaves[field] = _ecs_values(table.column(name), header.type_of(name), header)
     if "service" in header.fields:
         column = table.column("service").combine_chunks().dictionary_encode()
         protocols = []
         for raw in column.dictionary.to_pylist():
             v = _typed(raw, header.type_of("service"), header)
             protocols.append(_encode_ascii(str(v).split(",")[0]) if v else None)
-        leaf("network.protocol", arrow_binary(protocols).take(column.indices))
+        leaves["network.protocol"] = arrow_binary(protocols).take(column.indices)
     for name, field in _ECS_ZEEK:
         if name in header.fields:
-            leaf(field, _ecs_values(table.column(name), header.type_of(name), header))
+            leaves[field] = _ecs_values(table.column(name), header.type_of(name), header)
     per_pattern("event.action", [_encode_ascii(label) if label else None for label in labels])
     per_pattern("event.reason", [_encode_ascii(d.get("slam.reason", "")) if label else None
                                  for d, label in zip(dicts, labels)])
@@ -1211,8 +1208,6 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
         pieces: list[pa.Array | pa.Scalar] = []
         for piece in _ecs_layout([name for name in leaves if name not in missing], leaves):
             pieces.append(text(piece[0]) if isinstance(piece, tuple) else leaves[piece].slice(start, count))
-        if len(pieces) == 1:  # (no row-wise piece: a constant document)
-            pieces.append(arrow_binary([""] * count))
         parts.append(pc.binary_join_element_wise(*pieces, text("")))
         start += count
     lines = parts[0] if len(parts) == 1 else pa.concat_arrays(parts).take(arrow_indices(np.argsort(by_shape)))
