@@ -670,6 +670,26 @@ def _csv_column(raw: Sequence[str], ztype: str, header: Header) -> list[str]:
     return _per_distinct(raw, cell)
 
 
+def _text_table(labeled: LabeledChunk) -> pa.Table | None:
+    """Every column of a clean Zeek TSV chunk as Arrow parses it as text (unset: null), for the
+    writers that build their lines in Arrow; None for chunks that go another way (malformed
+    rows, JSON input, a header that repeats a name or has slam.* columns of its own)."""
+    from .read import _arrow_table
+
+    chunk = labeled.chunk
+    header = chunk.header
+    if (chunk.data is None or chunk.errors or header is None or labeled.labels is None
+            or set(header.fields) & set(LABEL_FIELDS) or len(set(header.fields)) != len(header.fields)):
+        return None
+    return _arrow_table(chunk.data, len(chunk), header, header.fields, [])
+
+
+def _label_table(labeled: LabeledChunk) -> tuple[list[dict], pa.Array]:
+    """(The distinct slam.* member dicts of a chunk, Arrow indices of the one each row has)."""
+    dicts, index = _label_dict_table(labeled)
+    return dicts, arrow_indices(np.asarray(index, dtype=np.int64))
+
+
 def _csv_quoted(cells: Sequence[str]) -> list[str]:
     """Each cell as Python's csv writer writes it in a row (quoted where it must be)."""
     buffer = io.StringIO()
@@ -723,19 +743,11 @@ def _csv_arrow(labeled: LabeledChunk, columns: list[str]) -> memoryview | None:
     the csv writer makes of :func:`_csv_rows`.  None for chunks Arrow cannot take."""
     import pyarrow.compute as pc
 
-    from .read import _arrow_table
-
-    chunk = labeled.chunk
-    header = chunk.header
-    if (chunk.data is None or chunk.errors or header is None or labeled.labels is None
-            or set(header.fields) & set(LABEL_FIELDS) or len(set(header.fields)) != len(header.fields)):
-        return None
-    n = len(chunk)
-    table = _arrow_table(chunk.data, n, header, header.fields, [])  # every column as text, unset null
+    table = _text_table(labeled)
     if table is None:
         return None
-    dicts, index = _label_dict_table(labeled)
-    which = arrow_indices(np.asarray(index, dtype=np.int64))
+    header, n = labeled.chunk.header, len(labeled.chunk)
+    dicts, which = _label_table(labeled)
     cells = []
     for name in columns:
         if name in header.fields:
@@ -954,6 +966,27 @@ def write_ecs(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[
             yield "\n".join(lines if lines is not None else ecs_lines(rows_as_dicts(labeled)))
 
 
+def _ecs_pattern_texts(dicts: Sequence[dict]) -> tuple[dict[str, list], dict[str, list]]:
+    """The JSON texts of the ECS fields that come from the labels, for each distinct slam.*
+    dict (None: not in the document): those placed before the connection's own fields, and
+    those after, in document order."""
+    labels = [d.get("slam.label", "") for d in dicts]
+    early = {
+        "event.type": [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
+                       for label in labels],
+        "event.outcome": [_encode_ascii("failure" if label in _ECS_FAILED else "success"
+                                        if label == "completed" else "unknown") for label in labels],
+    }
+    late = {
+        "event.action": [_encode_ascii(label) if label else None for label in labels],
+        "event.reason": [_encode_ascii(d.get("slam.reason", "")) if label else None
+                         for d, label in zip(dicts, labels)],
+    }
+    for name, field in _ECS_LABELS:
+        late[field] = [_encode_ascii(d[name]) if d.get(name) else None for d in dicts]
+    return early, late
+
+
 def _json_column(raw: Sequence[str], ztype: str, header: Header) -> list[str | None]:
     """Each raw TSV value of one column as the JSON text :func:`ecs_lines` writes for its typed
     value (:func:`_typed`), None where unset: whole numbers and plain text as they are, other
@@ -1024,7 +1057,6 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     def constant(name: str, value: object) -> None:
         per_row(name, [_JSON_BY_TYPE.get(type(value), _other_json)(value)] * n)
 
-    labels = [d.get("slam.label", "") for d in dicts]
     constant("ecs.version", ECS_VERSION)
     constant("event.module", "zeek")
     constant("event.dataset", "zeek.connection")
@@ -1034,10 +1066,9 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
         per_row("@timestamp", [None if stamp is None else _encode_ascii(stamp) for stamp in stamps])
     constant("event.kind", "event")
     constant("event.category", ["network"])
-    per_pattern("event.type", [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
-                               for label in labels])
-    per_pattern("event.outcome", [_encode_ascii("failure" if label in _ECS_FAILED else "success"
-                                                if label == "completed" else "unknown") for label in labels])
+    early, late = _ecs_pattern_texts(dicts)
+    for name, texts in early.items():
+        per_pattern(name, texts)
     if "duration" in row:
         nanoseconds = [_nanoseconds(v) for v in row["duration"]]
         per_row("event.duration", [None if v is None else int.__repr__(v) for v in nanoseconds])
@@ -1049,11 +1080,8 @@ def _ecs_chunk(labeled: LabeledChunk) -> list[str] | None:
     for name, field in _ECS_ZEEK:
         if name in raw:
             per_row(field, _json_column(raw[name], header.type_of(name), header))
-    per_pattern("event.action", [_encode_ascii(label) if label else None for label in labels])
-    per_pattern("event.reason", [_encode_ascii(d.get("slam.reason", "")) if label else None
-                                 for d, label in zip(dicts, labels)])
-    for name, field in _ECS_LABELS:
-        per_pattern(field, [_encode_ascii(d[name]) if d.get(name) else None for d in dicts])
+    for name, texts in late.items():
+        per_pattern(name, texts)
 
     # which fields each row has: one bit per field, one template per distinct set
     optional = list(present)
@@ -1108,18 +1136,10 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .read import _arrow_table
-
-    chunk = labeled.chunk
-    header = chunk.header
-    if (chunk.data is None or chunk.errors or header is None or labeled.labels is None
-            or set(header.fields) & set(LABEL_FIELDS) or len(set(header.fields)) != len(header.fields)):
-        return None
-    n = len(chunk)
-    table = _arrow_table(chunk.data, n, header, header.fields, [])  # every column as text, unset null
+    table = _text_table(labeled)
     if table is None:
         return None
-
+    header, n = labeled.chunk.header, len(labeled.chunk)
     text = _arrow_literal
 
     def numbers(name: str) -> np.ndarray | None:
@@ -1135,13 +1155,11 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
     def constant(name: str, value: object) -> None:
         leaves[name] = _JSON_BY_TYPE.get(type(value), _other_json)(value)
 
-    dicts, index = _label_dict_table(labeled)
-    which = arrow_indices(np.asarray(index, dtype=np.int64))
+    dicts, which = _label_table(labeled)
 
     def per_pattern(name: str, texts: list[str | None]) -> None:
         leaves[name] = arrow_binary(texts).take(which)
 
-    labels = [d.get("slam.label", "") for d in dicts]
     constant("ecs.version", ECS_VERSION)
     constant("event.module", "zeek")
     constant("event.dataset", "zeek.connection")
@@ -1155,10 +1173,9 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
         leaves["@timestamp"] = stamps
     constant("event.kind", "event")
     constant("event.category", ["network"])
-    per_pattern("event.type", [_list_json(["connection", "denied"] if label in _ECS_DENIED else ["connection"])
-                               for label in labels])
-    per_pattern("event.outcome", [_encode_ascii("failure" if label in _ECS_FAILED else "success"
-                                                if label == "completed" else "unknown") for label in labels])
+    early, late = _ecs_pattern_texts(dicts)
+    for name, texts in early.items():
+        per_pattern(name, texts)
     if "duration" in header.fields:
         duration = numbers("duration")
         if duration is None:
@@ -1185,11 +1202,8 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
     for name, field in _ECS_ZEEK:
         if name in header.fields:
             leaves[field] = _ecs_values(table.column(name), header.type_of(name), header)
-    per_pattern("event.action", [_encode_ascii(label) if label else None for label in labels])
-    per_pattern("event.reason", [_encode_ascii(d.get("slam.reason", "")) if label else None
-                                 for d, label in zip(dicts, labels)])
-    for name, field in _ECS_LABELS:
-        per_pattern(field, [_encode_ascii(d[name]) if d.get(name) else None for d in dicts])
+    for name, texts in late.items():
+        per_pattern(name, texts)
 
     # which fields each row has: one bit per field that some row lacks, one layout per distinct set
     optional = [name for name, v in leaves.items() if not isinstance(v, str) and v.null_count]
