@@ -242,3 +242,53 @@ def test_json_iso8601_timestamps(tmp_path):
     chunks, rows, malformed = _rows(path)
     assert (rows, malformed) == (2, 0)
     assert chunks[0].frame["ts"].tolist() == [1795606815.099, 1795606815.5]
+
+
+def _reference_json_keys(lines):
+    """The frame's columns as the reader made them before: every record's keys, first seen first."""
+    import json as _json
+
+    from zeekslam.read import _flatten
+
+    records = []
+    for line in lines:
+        obj = _json.loads(line)
+        records.append(_flatten(obj) if any(isinstance(v, dict) for v in obj.values()) else obj)
+    return list(dict.fromkeys(k for r in records for k in r)), records
+
+
+def test_json_chunks_are_small_and_keep_every_key_in_first_seen_order(tmp_path):
+    """GENERATED JSON lines (not Zeek's output): key sets that change from line to line, keys in
+    other orders, nested objects (flattened to dotted names), a brace inside a text that is no
+    object.  Lines taken one by one come in chunks of at most LINE_CHUNK_ROWS (their Python
+    objects are big), whatever ``chunk_rows`` asks."""
+    import json as _json
+
+    from zeekslam.read import LINE_CHUNK_ROWS
+
+    lines = []
+    for i in range(LINE_CHUNK_ROWS * 2 + 7):
+        row = {"ts": 1.7e9 + i, "uid": f"C{i}", "id.orig_h": "10.0.0.1", "id.orig_p": 40000,
+               "id.resp_h": "10.0.0.2", "id.resp_p": 21, "proto": "tcp", "history": "ShAfFa", "conn_state": "SF"}
+        if i % 3 == 0:
+            row = {"id": {"orig_h": "10.0.0.9", "resp_h": "10.0.0.8", "resp_p": 22}, **row}  # nested, first
+        if i % 5 == 0:
+            row["service"] = "say {hi}"  # a brace, no object
+        if i % 7 == 0:
+            row = dict(reversed(list(row.items())))
+        if i == 11:
+            row["late_key"] = [1, 2]
+        lines.append(_json.dumps(row))
+    path = write_generated(tmp_path / "conn.log", lines)
+    chunks = list(read_log(str(path), chunk_rows=25_000))
+    assert [len(c) for c in chunks] == [LINE_CHUNK_ROWS, LINE_CHUNK_ROWS, 7]
+    for chunk, lo in zip(chunks, range(0, len(lines), LINE_CHUNK_ROWS), strict=True):
+        keys, records = _reference_json_keys(lines[lo:lo + LINE_CHUNK_ROWS])
+        assert list(chunk.frame.columns) == keys
+        assert chunk.records == records
+    first = chunks[0].frame
+    assert first.loc[3, "id.resp_p"] == 21.0 and first.loc[5, "service"] == "say {hi}"
+    assert first.loc[11, "late_key"] == "1,2" and first["late_key"].isna().sum() == LINE_CHUNK_ROWS - 1
+    # only the columns asked for, in the order asked
+    some = list(read_log(str(path), columns=["uid", "ts", "nope", "service"]))[0].frame
+    assert list(some.columns) == ["uid", "ts", "service"]

@@ -23,6 +23,7 @@ import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -117,6 +118,11 @@ CHUNK_ROWS = 25_000
 #: RSS under 300 MB at 2M rows (measured: ECS 338 -> 196 MB; report with 90k slam.log facts
 #: 313 -> 291 MB).
 FRAME_CHUNK_ROWS = 10_000
+#: Rows per chunk of lines taken one by one (JSON input, lines that are not clean ASCII): each
+#: becomes Python objects, a JSON row its dict too (kept for the writers), ~2 KB in all
+#: (measured on 200k rows of JSON in: 25,000-row chunks peaked at 533 MB, 5,000 at 243 MB,
+#: at the same speed).
+LINE_CHUNK_ROWS = 5_000
 
 
 class ZeekslamError(Exception):
@@ -638,15 +644,18 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
         if not isinstance(obj, dict):
             errors.setdefault(i, "not a JSON object")
             obj = {}
-        elif any(isinstance(v, dict) for v in obj.values()):
+        elif line.find("{", 1) >= 0 and any(isinstance(v, dict) for v in obj.values()):  # (else none nested)
             obj = _flatten(obj)
         records.append(obj)
     # Object columns, not pandas 3's inferred Arrow strings (they refuse what a hostile log may carry).
-    keys = list(dict.fromkeys(k for record in records for k in record))
-    frame = pd.DataFrame({k: pd.Series([record.get(k) for record in records], dtype=object) for k in keys})
-    frame.index = pd.RangeIndex(len(records))
+    # The keys in the order they first come: the records of a log share a few key sets, so one
+    # pass over those sets instead of over every record's keys.
+    keys = list(dict.fromkeys(k for shape in dict.fromkeys(map(tuple, records)) for k in shape))
     if columns:
-        frame = frame[[c for c in dict.fromkeys(columns) if c in frame.columns]]
+        present = set(keys)
+        keys = [c for c in dict.fromkeys(columns) if c in present]
+    frame = pd.DataFrame({k: pd.Series(list(map(dict.get, records, repeat(k))), dtype=object) for k in keys})
+    frame.index = pd.RangeIndex(len(records))
     for name in frame.columns:
         ztype = KNOWN_TYPES.get(name)
         if ztype in NUMERIC_TYPES:
@@ -662,7 +671,9 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
                 errors.setdefault(int(pos), f"field {name!r}: {str(col.iloc[pos])[:40]!r} is not a {ztype}")
             frame[name] = values.astype("float64")
         elif frame[name].dtype == object:
-            frame[name] = frame[name].map(_json_text, na_action="ignore")
+            values = frame[name].tolist()
+            if not all(type(v) is str or v is None for v in values):  # (texts are themselves)
+                frame[name] = frame[name].map(_json_text, na_action="ignore")
     return frame, records, errors
 
 
@@ -722,6 +733,7 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
     """
     state = TsvState()
     fmt = ""
+    line_chunk = min(chunk_rows, LINE_CHUNK_ROWS)  # rows of a chunk made line by line
     pending: list[str] = []
     numbers: list[int] = []
     source = "<stdin>" if path == "-" else path
@@ -735,11 +747,11 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
         return chunk
 
     def flush(limit: int = 1) -> Iterator[LogChunk]:
-        """Emit chunks of ``chunk_rows`` rows while at least ``limit`` rows wait."""
+        """Emit chunks of ``line_chunk`` rows while at least ``limit`` rows wait."""
         nonlocal dirty_upto
         while pending and len(pending) >= limit:
-            lines, line_numbers = pending[:chunk_rows], numbers[:chunk_rows]
-            del pending[:chunk_rows], numbers[:chunk_rows]
+            lines, line_numbers = pending[:line_chunk], numbers[:line_chunk]
+            del pending[:line_chunk], numbers[:line_chunk]
             clean = dirty_upto == 0
             dirty_upto = max(0, dirty_upto - len(lines))
             if fmt == "json":
@@ -780,7 +792,7 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
             numbers.append(number)
             if not clean:
                 dirty_upto = len(pending)
-        yield from flush(chunk_rows)
+        yield from flush(line_chunk)
 
     def fast(block: memoryview, first: int, newlines: np.ndarray) -> Iterator[LogChunk]:
         """Clean data lines under the current header, ``chunk_rows`` at a time, parsed by Arrow."""
