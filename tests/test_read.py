@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -292,3 +293,83 @@ def test_json_chunks_are_small_and_keep_every_key_in_first_seen_order(tmp_path):
     # only the columns asked for, in the order asked
     some = list(read_log(str(path), columns=["uid", "ts", "nope", "service"]))[0].frame
     assert list(some.columns) == ["uid", "ts", "service"]
+
+
+JSON_EDGES = [  # GENERATED lines (not Zeek's output), each alone in a log, then all together
+    '{"ts":1.5,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":4000,"id.resp_h":"10.0.0.2","id.resp_p":21,'
+    '"proto":"tcp","conn_state":"SF","history":"ShAfFa"}',
+    '{"uid":"C2","ts":2,"id.resp_p":21,"service":null,"history":"S","conn_state":"S0"}',  # key order, null
+    '{"ts":3,"uid":"C3","orig_bytes":18446744073709551616,"resp_bytes":9007199254740993}',  # past int64, 2**53
+    '{"ts":NaN,"uid":"C4","duration":1' + "0" * 400 + '}',  # what JSON has no number for
+    '{"ts":5,"uid":"C5","service":5}',  # a number where text goes
+    '{"ts":"2026-01-01T00:00:00Z","uid":"C6"}',  # an ISO time
+    '{"ts":7,"uid":"C7","local_orig":true,"tunnel_parents":["a","b"]}',  # a bool, a list (not asked)
+    '{"ts":8,"uid":"C8","uid":"C8b"}',  # a key twice
+    '{"ts":9,"uid":"C\\u001b[2J","service":"a\\\\b"}',  # escapes
+    '{"ts":10,"id":{"orig_h":"10.0.0.9","resp_p":22},"uid":"C10"}',  # nested
+    '{"ts":11,"uid":"C11","history":"say {hi}"}',  # a brace in a text
+    '[1,2]',  # no object
+    '{"ts":12,"uid":"C12","duration":true}',  # a bool where a number goes
+    '{"ts":13,"uid":"C13","orig_bytes":"7"}',  # a number as text
+]
+
+
+@pytest.mark.parametrize("columns", [None, "label"])
+def test_json_lines_read_by_arrow_equal_the_python_reading(tmp_path, columns):
+    """Plain JSON lines go through Arrow's JSON reader; the frame, objects, labels and report
+    are what the line-by-line reading gives, on the lab's and the wild's JSON logs and on
+    GENERATED edge cases (the ones Arrow would read otherwise go the Python way)."""
+    from zeekslam.diagnose import ServerDiagnoser, rows_of_frame, rows_of_labeled
+    from zeekslam.label import label_chunks
+    from zeekslam.read import LABEL_COLUMNS, parse_json
+
+    wanted = list(LABEL_COLUMNS) if columns else None
+    paths = [LAB / s / "json" / "conn.log" for s in ("mixed_dev", "normal", "acl_silent_close")]
+    paths += [p for p in (WILD / "zeek3-json-zat.log",) if p.exists()]
+    for i, line in enumerate(JSON_EDGES):  # after a plain conn.log line (what the kind is told by)
+        paths.append(write_generated(tmp_path / f"edge{i}.log", [JSON_EDGES[0], line]))
+    paths.append(write_generated(tmp_path / "edges.log", [JSON_EDGES[0]] * 3 + JSON_EDGES))
+    in_arrow = 0
+    for path in paths:
+        lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+        chunks = list(read_log(str(path), columns=wanted))
+        got = [n for c in chunks for n in c.line_numbers]
+        assert len(got) == len(lines)
+        for chunk in chunks:
+            arrow = chunk.table is not None
+            in_arrow += arrow * len(chunk)
+            frame, records, errors = parse_json(_chunk_lines(path, chunk), wanted)
+            assert chunk.errors == errors
+            pd.testing.assert_frame_equal(chunk.frame, frame)
+            assert chunk.records == records
+        for lab_a, lab_b in zip(label_chunks([str(path)], columns=wanted), _frame_labeled(path, wanted), strict=True):
+            for name in ("slam.label", "slam.reason", "slam.closer"):
+                assert list(lab_a.column(name)) == list(lab_b.column(name)), (path, name)
+            if lab_a.labels is not None and not lab_a.chunk.errors:
+                a, b = rows_of_labeled(lab_a), rows_of_frame(lab_b.frame)
+                np.testing.assert_array_equal(a.cat, b.cat)
+        d1, d2 = ServerDiagnoser(), ServerDiagnoser()
+        for lab in label_chunks([str(path)], columns=wanted):
+            d1.add(rows_of_labeled(lab))
+            d2.add(rows_of_frame(lab.frame))
+        assert [x.summary for x in d1.finish()] == [x.summary for x in d2.finish()]
+    # every column asked (None): the lab logs' bool columns (local_orig) send their chunks the Python way
+    assert in_arrow > (200 if columns else 10)
+
+
+def _chunk_lines(path, chunk):
+    lines = path.read_text().splitlines()
+    return [lines[n - 1] for n in chunk.line_numbers]
+
+
+def _frame_labeled(path, wanted):
+    """The same log labeled from frames the line-by-line reader made (Arrow's JSON lane off)."""
+    import zeekslam.read as read
+    from zeekslam.label import label_chunks
+
+    keep = read._arrow_json
+    read._arrow_json = lambda lines, columns: None
+    try:
+        return list(label_chunks([str(path)], columns=wanted))
+    finally:
+        read._arrow_json = keep

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -190,10 +191,13 @@ class LogChunk:
                  line_numbers: Sequence[int], raw: list[str] | None = None, records: list[dict] | None = None,
                  errors: dict[int, str] | None = None, clean: bool = False, *, data: bytes | memoryview | None = None,
                  table: pa.Table | None = None, numeric: Sequence[str] = (), newlines: np.ndarray | None = None,
-                 later: Sequence[str] = ()):
+                 later: Sequence[str] = (), json_lines: list[str] | None = None,
+                 json_columns: Sequence[str] | None = None):
         self.source, self.fmt, self.kind, self.header = source, fmt, kind, header
         self.line_numbers = line_numbers
-        self.records = records  # JSON: the objects as read
+        self._records = records  # JSON: the objects as read
+        # plain JSON lines Arrow parsed (``table``): their objects and frame are made if asked
+        self._json_lines, self._json_columns = json_lines, json_columns
         self.errors: dict[int, str] = {} if errors is None else errors  # row position -> what is wrong
         self.clean = clean  # the raw lines are printable ASCII and tabs only
         self.data = data  # clean TSV: the lines as read, joined by newlines (no final newline)
@@ -215,8 +219,18 @@ class LogChunk:
         return self._raw
 
     @property
+    def records(self) -> list[dict] | None:
+        """JSON: the objects as read (flattened to dotted names)."""
+        if self._records is None and self._json_lines is not None:
+            self._records = _json_records(self._json_lines)[0]
+        return self._records
+
+    @property
     def frame(self) -> pd.DataFrame:
         """One row per data line, malformed ones included (values NaN)."""
+        if self._frame is None and self._json_lines is not None:
+            self._frame, records, _ = parse_json(self._json_lines, self._json_columns)
+            self._records = self._records or records
         if self._frame is None:
             assert self.table is not None
             self._parse_later()
@@ -630,9 +644,9 @@ def _flatten(obj: dict, prefix: str = "") -> dict:
     return out
 
 
-def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
-    import pandas as pd
-
+def _json_records(lines: list[str]) -> tuple[list[dict], dict[int, str]]:
+    """Each line's object (nested ones flattened to dotted names; {} for a bad line), and what is
+    wrong with the bad lines."""
     records: list[dict] = []
     errors: dict[int, str] = {}
     for i, line in enumerate(lines):
@@ -647,6 +661,49 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
         elif line.find("{", 1) >= 0 and any(isinstance(v, dict) for v in obj.values()):  # (else none nested)
             obj = _flatten(obj)
         records.append(obj)
+    return records, errors
+
+
+def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> pa.Table | None:
+    """The wanted columns of plain JSON lines as Arrow's JSON reader parses them: what
+    :func:`parse_json` makes of them, numbers as float64 and text as strings.  None where the
+    two could differ, and then the lines go :func:`parse_json`'s way: an escape (a backslash)
+    or a brace after the first (a nested object, or one in a text), a line that is no object
+    or has a key twice, a number where text goes or the other way round (a Zeek number field
+    holding text, a bool or a list)."""
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    if any("\\" in line or line.find("{", 1) >= 0 for line in lines):
+        return None
+    data = "\n".join(lines).encode("ascii")
+    try:
+        table = pajson.read_json(pa.py_buffer(data), read_options=pajson.ReadOptions(
+            use_threads=False, block_size=min(max(len(data) + 1, 1 << 16), 2**31 - 1)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return None
+    if table.num_rows != len(lines):
+        return None
+    names = table.column_names if columns is None else [c for c in dict.fromkeys(columns) if c in table.column_names]
+    wanted = {}
+    for name in names:
+        column = table.column(name)
+        kind = column.type
+        if KNOWN_TYPES.get(name) in NUMERIC_TYPES:
+            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
+                return None
+            wanted[name] = column.cast(pa.float64(), safe=False)  # (past 2**53: rounded, as float() does)
+        elif pa.types.is_string(kind) or pa.types.is_null(kind):
+            wanted[name] = column.cast(pa.string())
+        else:
+            return None
+    return pa.table(wanted) if wanted else None
+
+
+def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
+    import pandas as pd
+
+    records, errors = _json_records(lines)
     # Object columns, not pandas 3's inferred Arrow strings (they refuse what a hostile log may carry).
     # The keys in the order they first come: the records of a log share a few key sets, so one
     # pass over those sets instead of over every record's keys.
@@ -660,7 +717,11 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
         ztype = KNOWN_TYPES.get(name)
         if ztype in NUMERIC_TYPES:
             col = frame[name]
-            values = pd.to_numeric(col, errors="coerce").astype("float64")
+            try:
+                values = pd.to_numeric(col, errors="coerce").astype("float64")
+            except OverflowError:  # an integer past float's range (a hostile 400-digit one): +-inf,
+                # as json.loads reads 1e400 (the same line read by Arrow gives the same)
+                values = pd.to_numeric(col.map(_within_float, na_action="ignore"), errors="coerce").astype("float64")
             todo = values.isna() & col.notna()
             if ztype == "time" and todo.any():
                 # json-streaming-logs style: ISO 8601 timestamps.
@@ -675,6 +736,13 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
             if not all(type(v) is str or v is None for v in values):  # (texts are themselves)
                 frame[name] = frame[name].map(_json_text, na_action="ignore")
     return frame, records, errors
+
+
+def _within_float(value: object) -> object:
+    """An integer past float's range as +-inf; anything else as it is."""
+    if type(value) is int and abs(value) > sys.float_info.max:
+        return math.inf if value > 0 else -math.inf
+    return value
 
 
 def _json_text(value: object) -> object:
@@ -754,7 +822,13 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
             del pending[:line_chunk], numbers[:line_chunk]
             clean = dirty_upto == 0
             dirty_upto = max(0, dirty_upto - len(lines))
-            if fmt == "json":
+            table = _arrow_json(lines, columns) if fmt == "json" and clean else None
+            if table is not None:  # plain JSON lines: no Python object per row unless a writer asks
+                first = json.loads(lines[0]) if '"_path"' in lines[0] else {}
+                kind = kind_of(table.column_names, str(first.get("_path", "")), path)
+                chunk = LogChunk(source, "json", kind, None, None, line_numbers, clean=clean, table=table,
+                                 json_lines=lines, json_columns=columns)
+            elif fmt == "json":
                 frame, records, errors = parse_json(lines, columns)
                 kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", path)
                 chunk = LogChunk(source, "json", kind, None, frame, line_numbers, records=records, errors=errors,
