@@ -322,6 +322,7 @@ def test_json_lines_read_by_arrow_equal_the_python_reading(tmp_path, columns):
     from zeekslam.diagnose import ServerDiagnoser, rows_of_frame, rows_of_labeled
     from zeekslam.label import label_chunks
     from zeekslam.read import LABEL_COLUMNS, parse_json
+    from zeekslam.write import write
 
     wanted = list(LABEL_COLUMNS) if columns else None
     paths = [LAB / s / "json" / "conn.log" for s in ("mixed_dev", "normal", "acl_silent_close")]
@@ -348,6 +349,10 @@ def test_json_lines_read_by_arrow_equal_the_python_reading(tmp_path, columns):
             if lab_a.labels is not None and not lab_a.chunk.errors:
                 a, b = rows_of_labeled(lab_a), rows_of_frame(lab_b.frame)
                 np.testing.assert_array_equal(a.cat, b.cat)
+        for fmt in ("json", "zeek", "ecs", "csv"):  # every writer's text, each way
+            fast = "\n".join(map(str, write(label_chunks([str(path)], columns=wanted), fmt)))
+            slow = "\n".join(map(str, write(iter(_frame_labeled(path, wanted)), fmt)))
+            assert _no_times(fast) == _no_times(slow), (path, fmt)
         d1, d2 = ServerDiagnoser(), ServerDiagnoser()
         for lab in label_chunks([str(path)], columns=wanted):
             d1.add(rows_of_labeled(lab))
@@ -355,6 +360,11 @@ def test_json_lines_read_by_arrow_equal_the_python_reading(tmp_path, columns):
         assert [x.summary for x in d1.finish()] == [x.summary for x in d2.finish()]
     # every column asked (None): the lab logs' bool columns (local_orig) send their chunks the Python way
     assert in_arrow > (200 if columns else 10)
+
+
+def _no_times(text: str) -> str:
+    """Output without Zeek's #open/#close lines (the time of writing)."""
+    return "\n".join(line for line in text.split("\n") if not line.startswith(("#open", "#close")))
 
 
 def _chunk_lines(path, chunk):

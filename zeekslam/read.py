@@ -198,6 +198,10 @@ class LogChunk:
         self._records = records  # JSON: the objects as read
         # plain JSON lines Arrow parsed (``table``): their objects and frame are made if asked
         self._json_lines, self._json_columns = json_lines, json_columns
+        # JSON: every object is printable ASCII with no escape and no NaN or Infinity, so writers may
+        # take its texts and numbers as they are (nothing for safe_text or JSON to change)
+        self.plain_json = json_lines is not None and not any("NaN" in line or "Infinity" in line
+                                                            for line in json_lines)
         self.errors: dict[int, str] = {} if errors is None else errors  # row position -> what is wrong
         self.clean = clean  # the raw lines are printable ASCII and tabs only
         self.data = data  # clean TSV: the lines as read, joined by newlines (no final newline)

@@ -347,6 +347,8 @@ def rows_as_dicts(labeled: LabeledChunk) -> Iterator[dict]:
                 value = _typed(raw, ztype, header)
                 if value is not None:
                     row[name] = value
+        elif chunk.plain_json:  # _json_safe would change nothing
+            row = dict(chunk.records[i])
         else:
             row = {k: _json_safe(v) for k, v in (chunk.records or [{}])[i].items()}
         row.update(extras[i])
@@ -892,7 +894,10 @@ def _nanoseconds(duration: object) -> int | None:
     """``event.duration``: a number of seconds in nanoseconds (None if none, or beyond a float)."""
     if not isinstance(duration, int | float):
         return None
-    nanoseconds = duration * 1e9
+    try:
+        nanoseconds = duration * 1e9
+    except OverflowError:  # an integer past float's range (a hostile JSON log's 400 digits)
+        return None
     return int(nanoseconds) if math.isfinite(nanoseconds) else None
 
 
