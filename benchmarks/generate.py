@@ -23,6 +23,7 @@ bounded by ``--block-rows``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -398,6 +399,43 @@ def generate_slam(conn_path: str, path: str) -> str:
         out.write(f"#close\t{time.strftime('%Y-%m-%d-%H-%M-%S')}\n")
     os.replace(tmp, path)
     print(f"generated {rows:,} slam.log rows in {time.perf_counter() - start:.1f} s: {path}", flush=True)
+    return path
+
+
+def generate_json(conn_path: str, path: str) -> str:
+    """Write the rows of a generated conn.log as Zeek writes JSON logs (``LogAscii::use_json``):
+    one object a line, unset fields left out, numbers as numbers, T/F as true/false, sets as
+    arrays.  The same GENERATED rows (the file's name says so: JSON logs have no header)."""
+    start = time.perf_counter()
+    tmp = path + ".tmp"
+    with open(conn_path, encoding="ascii") as conn, open(tmp, "w", encoding="ascii", buffering=1 << 22) as out:
+        fields: list[str] = []
+        types: list[str] = []
+        rows = 0
+        for line in conn:
+            if line.startswith("#fields\t"):
+                fields = line.rstrip("\n").split("\t")[1:]
+            elif line.startswith("#types\t"):
+                types = line.rstrip("\n").split("\t")[1:]
+            if line.startswith("#"):
+                continue
+            members = []
+            for name, ztype, value in zip(fields, types, line.rstrip("\n").split("\t"), strict=True):
+                if value == "-":
+                    continue
+                if ztype in ("count", "int", "port", "double", "time", "interval"):
+                    text = value
+                elif ztype == "bool":
+                    text = "true" if value == "T" else "false"
+                elif ztype.startswith(("set[", "vector[")):
+                    text = json.dumps([] if value == "(empty)" else value.split(","))
+                else:
+                    text = json.dumps(value)
+                members.append(f'"{name}":{text}')
+            out.write("{" + ",".join(members) + "}\n")
+            rows += 1
+    os.replace(tmp, path)
+    print(f"wrote {rows:,} rows as JSON in {time.perf_counter() - start:.1f} s: {path}", flush=True)
     return path
 
 

@@ -5,6 +5,7 @@
     python benchmarks/run.py --rows 2000000 --dask     # also the Dask engine (library call)
     python benchmarks/run.py --rows 2000000 --slam     # also label and report with a slam.log joined
     python benchmarks/run.py --rows 2000000 --gzip     # also label and report of the log gzipped (an archive)
+    python benchmarks/run.py --rows 2000000 --json     # also label and report of the log as Zeek's JSON
 
 Every command runs in a fresh subprocess, under ``/usr/bin/time -v`` when it
 exists (else in a fresh wrapper process that reads its own
@@ -153,7 +154,7 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
 
 OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt",
            "report.png", "report-plot.txt", "label-slam.tsv", "report-slam.txt", "label-gz.tsv", "report-gz.txt",
-           "awk-gz.tsv", "label-day.tsv", "report-day.txt")
+           "awk-gz.tsv", "label-day.tsv", "report-day.txt", "label-json-in.json", "report-json-in.txt")
 
 
 def remove_outputs(out_dir: str) -> None:
@@ -194,6 +195,17 @@ def slam_file(conn_path: str, out_dir: str, regenerate: bool) -> str:
         generate.generate_slam(conn_path, path)
     else:
         print(f"slam.log: {path} (cached)")
+    warm(path)
+    return path
+
+
+def json_file(conn_path: str, regenerate: bool) -> str:
+    """The GENERATED conn.log's rows as Zeek's JSON log (cached next to it)."""
+    path = conn_path[: -len(".log")] + ".json.log"
+    if regenerate or not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(conn_path):
+        generate.generate_json(conn_path, path)
+    else:
+        print(f"JSON log: {path} (cached)")
     warm(path)
     return path
 
@@ -348,6 +360,14 @@ def benchmark(args: argparse.Namespace) -> int:
         if has_command("report"):
             commands.append(("report_slam", "zeekslam report + slam.log",
                              [*zs, "report", path, slam, "-o", os.path.join(out_dir, "report-slam.txt")], None))
+    if args.json:  # a sensor that logs JSON (LogAscii::use_json=T)
+        js = json_file(path, args.regenerate)
+        commands.append(("label_json_in", "zeekslam label (JSON in and out)",
+                         [*zs, "label", js, "-o", os.path.join(out_dir, "label-json-in.json"), "--no-progress"],
+                         None))
+        if has_command("report"):
+            commands.append(("report_json_in", "zeekslam report (JSON in)",
+                             [*zs, "report", js, "-o", os.path.join(out_dir, "report-json-in.txt")], None))
     if args.gzip:  # an archive: Zeek gzips each log as it rotates it
         gz = gzip_file(path, args.regenerate)
         commands.append(("label_gz", "zeekslam label (conn.log.gz)",
@@ -439,7 +459,8 @@ def benchmark(args: argparse.Namespace) -> int:
                       ("csv", "label --format csv"), ("report", "report"), ("plot", "report --plot"),
                       ("label_slam", "label + slam.log"), ("report_slam", "report + slam.log"),
                       ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped"),
-                      ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives")):
+                      ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives"),
+                      ("label_json_in", "label, JSON in"), ("report_json_in", "report, JSON in")):
         result = results.get(key)
         if result is None or result.rc != 0:
             continue
@@ -448,7 +469,8 @@ def benchmark(args: argparse.Namespace) -> int:
               + (verdict(ok) if ok is not None else "(not at 2M rows)"))
     for key, name in (("label_slam", "label + slam.log"), ("report_slam", "report + slam.log"),
                       ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped"),
-                      ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives")):
+                      ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives"),
+                      ("label_json_in", "label, JSON in"), ("report_json_in", "report, JSON in")):
         if key in results and results[key].rc == 0 and lab.rc == 0:
             print(f"  {name + ':':<20} time / label time = {results[key].seconds / lab.seconds:5.2f} (no target)")
     if "label_gz" in results and "awk_gz" in results and results["awk_gz"].rc == 0:
@@ -522,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dask", action="store_true", help="also time the Dask engine (library call)")
     ap.add_argument("--slam", action="store_true",
                     help="also time label and report with a GENERATED slam.log of the conn.log's door events")
+    ap.add_argument("--json", action="store_true",
+                    help="also time label and report of the conn.log as Zeek's JSON log (made once, ~30 s)")
     ap.add_argument("--gzip", action="store_true",
                     help="also time label and report of the conn.log gzipped, as Zeek archives it, whole and "
                          "cut into a day of 24 hourly archives (made once, ~25 s)")
