@@ -188,44 +188,43 @@ def input_file(rows: int, seed: int, out_dir: str, regenerate: bool) -> str:
     return path
 
 
+def derived_file(path: str, source: str, regenerate: bool, make, what: str) -> str:
+    """``path``, made by ``make(source, path)`` unless it is there and newer than ``source``
+    (cached), then read once so that timed commands find it cached."""
+    if regenerate or not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(source):
+        make(source, path)
+    else:
+        print(f"{what}: {path} (cached)")
+    warm(path)
+    return path
+
+
 def slam_file(conn_path: str, out_dir: str, regenerate: bool) -> str:
     """The GENERATED slam.log of the door events of ``conn_path`` (cached next to it)."""
     path = os.path.join(out_dir, os.path.basename(conn_path).replace("conn.", "slam.", 1))
-    if regenerate or not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(conn_path):
-        generate.generate_slam(conn_path, path)
-    else:
-        print(f"slam.log: {path} (cached)")
-    warm(path)
-    return path
+    return derived_file(path, conn_path, regenerate, generate.generate_slam, "slam.log")
 
 
 def json_file(conn_path: str, regenerate: bool) -> str:
     """The GENERATED conn.log's rows as Zeek's JSON log (cached next to it)."""
-    path = conn_path[: -len(".log")] + ".json.log"
-    if regenerate or not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(conn_path):
-        generate.generate_json(conn_path, path)
-    else:
-        print(f"JSON log: {path} (cached)")
-    warm(path)
-    return path
+    return derived_file(conn_path[: -len(".log")] + ".json.log", conn_path, regenerate, generate.generate_json,
+                        "JSON log")
 
 
 def gzip_file(conn_path: str, regenerate: bool) -> str:
     """``conn_path`` gzipped as Zeek archives its logs (gzip's default level 6), cached next to it:
     the same GENERATED rows, its ``#generated`` line included."""
+    return derived_file(conn_path + ".gz", conn_path, regenerate, _gzip, "gzipped")
+
+
+def _gzip(source: str, path: str) -> None:
     import gzip
 
-    path = conn_path + ".gz"
-    if regenerate or not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(conn_path):
-        start = time.perf_counter()
-        with open(conn_path, "rb") as src, gzip.open(path + ".part", "wb", compresslevel=6) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(path + ".part", path)
-        print(f"gzipped: {path} ({os.path.getsize(path) / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)")
-    else:
-        print(f"gzipped: {path} (cached)")
-    warm(path)
-    return path
+    start = time.perf_counter()
+    with open(source, "rb") as src, gzip.open(path + ".part", "wb", compresslevel=6) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(path + ".part", path)
+    print(f"gzipped: {path} ({os.path.getsize(path) / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)")
 
 
 def hourly_archives(conn_path: str, rows: int, regenerate: bool) -> str:
