@@ -1299,10 +1299,4 @@ def write(chunks: Iterable[LabeledChunk], fmt: str, binary: bool = False) -> Ite
     With ``binary`` some pieces may be bytes-like (ASCII), which saves decoding
     them: for callers that write to a binary stream.
     """
-    if fmt == "zeek":
-        return write_zeek(chunks, binary)
-    if fmt == "json":
-        return write_json(chunks, binary)
-    if fmt in ("ecs", "csv"):
-        return WRITERS[fmt](chunks, binary)
-    return WRITERS[fmt](chunks)
+    return WRITERS[fmt](chunks, binary)
