@@ -311,6 +311,10 @@ JSON_EDGES = [  # GENERATED lines (not Zeek's output), each alone in a log, then
     '[1,2]',  # no object
     '{"ts":12,"uid":"C12","duration":true}',  # a bool where a number goes
     '{"ts":13,"uid":"C13","orig_bytes":"7"}',  # a number as text
+    '{"ts":14,"uid":"CNaNInfinity","service":"NaN"}',  # the letters in texts: plain
+    '{"ts":15,"uid":"C15","duration": -Infinity}',  # a value JSON has no such thing for
+    '{"ts":16,"uid":"C16","slam.label":"completed","history":"ShAdDaFf"}',  # slam.* of its own
+    '{}',  # an object with nothing in it
 ]
 
 

@@ -711,6 +711,11 @@ class LabeledChunk:
                 for name, values in self._columns.facts.frame.items():
                     base[name] = values.to_numpy()
             assert self.labels is not None
+            # an input's own slam.* columns (a labeled log labeled again) give way to this labeling's,
+            # as in every writer: two columns of one name would break whatever reads the frame
+            own = [name for name in LABEL_FIELDS if name in base.columns]
+            if own:
+                base = base.drop(columns=own)
             self._frame = pd.concat([base, self.labels.frame(base.index)], axis=1)
         return self._frame
 

@@ -200,8 +200,8 @@ class LogChunk:
         self._json_lines, self._json_columns = json_lines, json_columns
         # JSON: every object is printable ASCII with no escape and no NaN or Infinity, so writers may
         # take its texts and numbers as they are (nothing for safe_text or JSON to change)
-        self.plain_json = json_lines is not None and not any("NaN" in line or "Infinity" in line
-                                                            for line in json_lines)
+        self.plain_json = json_lines is not None and not any(
+            _JSON_NAN.search(line) for line in json_lines if "NaN" in line or "Infinity" in line)
         self.errors: dict[int, str] = {} if errors is None else errors  # row position -> what is wrong
         self.clean = clean  # the raw lines are printable ASCII and tabs only
         self.data = data  # clean TSV: the lines as read, joined by newlines (no final newline)
@@ -221,6 +221,11 @@ class LogChunk:
         if self._raw is None and self.data is not None:
             self._raw = bytes(self.data).decode("ascii").split("\n")
         return self._raw
+
+    @property
+    def json_lines(self) -> list[str] | None:
+        """Plain JSON lines Arrow parsed: the lines as read (None for other chunks)."""
+        return self._json_lines
 
     @property
     def records(self) -> list[dict] | None:
@@ -740,6 +745,10 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
             if not all(type(v) is str or v is None for v in values):  # (texts are themselves)
                 frame[name] = frame[name].map(_json_text, na_action="ignore")
     return frame, records, errors
+
+
+#: NaN or Infinity where a JSON value goes (Python's json reads them; a uid may hold the letters).
+_JSON_NAN = re.compile(r"[:,\[]\s*-?(?:NaN|Infinity)")
 
 
 def _within_float(value: object) -> object:

@@ -600,8 +600,28 @@ def write_json(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator
                 continue
         if labeled.chunk.raw is not None and labeled.chunk.header is not None:
             yield "\n".join(_json_lines_tsv(labeled))
+        elif chunk.plain_json:
+            yield "\n".join(_json_lines_plain(labeled))
         else:
             yield "\n".join(json.dumps(row, ensure_ascii=True, allow_nan=False) for row in rows_as_dicts(labeled))
+
+
+def _json_lines_plain(labeled: LabeledChunk) -> list[str]:
+    """The JSON lines of plain JSON objects (``LogChunk.plain_json``): each object's own text as
+    ``json.dumps`` writes it, its slam.* members written once per distinct set and appended
+    (an object that has slam.* keys of its own, or none at all, goes the way of rows_as_dicts)."""
+    dicts, index = _label_dict_table(labeled)
+    tails = [", ".join(f"{_encode_ascii(k)}: {_encode_ascii(v)}" for k, v in d.items()) for d in dicts]
+    rows = None
+    out = []
+    for i, (record, line) in enumerate(zip(labeled.chunk.records, labeled.chunk.json_lines, strict=True)):
+        if record and '"slam.' not in line:
+            out.append(json.dumps(record, ensure_ascii=True, allow_nan=False)[:-1] + ", " + tails[index[i]] + "}")
+            continue
+        if rows is None:
+            rows = list(rows_as_dicts(labeled))
+        out.append(json.dumps(rows[i], ensure_ascii=True, allow_nan=False))
+    return out
 
 
 def csv_cell(value: object) -> str:
