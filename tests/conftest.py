@@ -30,7 +30,9 @@ def truth_by_tuple() -> dict[tuple, dict[str, str]]:
 
 
 def write_generated(path: Path, lines: list[str]) -> Path:
-    """Write a GENERATED test log (not Zeek output); its first line says so."""
+    """Write a GENERATED test log (not Zeek output): the lines as given, so that line numbers
+    and JSON logs (which can hold no comment line) stay as the test means them; each test that
+    writes one says in its docstring or comments that the data is generated."""
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
     return path
 
