@@ -545,10 +545,8 @@ def _json_arrow(labeled: LabeledChunk) -> memoryview | None:
         key = json.dumps(safe_text(name)) + ": "
         column = table.column(name).combine_chunks().cast(pa.binary())
         if ztype in NUMERIC_TYPES:
-            if ztype in ("count", "int", "port"):  # ASCII digits, no leading zero (quicker than a regex)
-                text = table.column(name)
-                leading_zero = pc.match_substring_regex(text, "^0.")  # (a Python number here imports pandas)
-                plain = pc.and_(pc.ascii_is_decimal(text), pc.invert(leading_zero))
+            if ztype in ("count", "int", "port"):
+                plain = _whole_numbers(table.column(name))
             else:
                 plain = pc.match_substring_regex(column, _ARROW_NUMBER)
             if pc.all(plain, skip_nulls=True).as_py() is not False:
@@ -732,32 +730,25 @@ def _csv_values(column: pa.ChunkedArray, ztype: str, header: Header) -> pa.Array
             numbers = values.cast(pa.float64()).to_pylist()
             if all(v is None or math.isfinite(v) for v in numbers):  # (1e400 is kept as written)
                 return arrow_binary([None if v is None else float.__repr__(v) for v in numbers])  # none quoted
-    encoded = column.combine_chunks().dictionary_encode()
-    uniques = encoded.dictionary
-    if ztype in ("count", "int", "port"):
-        plain = pc.and_(pc.ascii_is_decimal(uniques), pc.invert(pc.match_substring_regex(uniques, "^0.")))
-    elif ztype in ("string", "addr", "enum", "subnet"):
-        special = pc.or_(pc.or_(pc.match_substring(uniques, "\\"), pc.match_substring(uniques, '"')),
-                         pc.or_(pc.equal(uniques, header.empty_field),
-                                pc.match_substring_regex(uniques, "^[=+\\-@\t\r|%]")))
-        plain = pc.invert(special)
-    else:
-        plain = None
-    texts = uniques.cast(pa.binary())
-    comma = pc.match_substring(texts, ",")
-    if pc.any(comma).as_py():  # plain texts with a comma: in quotes (they hold no quote)
-        quote = _arrow_literal('"')
-        texts = pc.if_else(comma, pc.binary_join_element_wise(quote, texts, quote, _arrow_literal("")), texts)
-    others = (np.arange(len(uniques)) if plain is None
-              else np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)))
-    if len(others):
-        raws = uniques.take(arrow_indices(others)).to_pylist()
-        cells = _csv_quoted([csv_cell(_typed(raw, ztype, header)) for raw in raws])
-        values = texts.to_pylist()
-        for i, cell in zip(others.tolist(), cells, strict=True):
-            values[i] = cell.encode("utf-8", "surrogateescape")
-        texts = arrow_binary(values)
-    return texts.take(encoded.indices)
+
+    def plain(uniques: pa.Array) -> pa.Array | None:
+        if ztype in ("count", "int", "port"):
+            return _whole_numbers(uniques)
+        if ztype in ("string", "addr", "enum", "subnet"):  # and no formula start (a guard would go first)
+            formula = pc.match_substring_regex(uniques, "^[=+\\-@\t\r|%]")
+            return pc.and_(_plain_texts(uniques, header), pc.invert(formula))
+        return None
+
+    def texts(uniques: pa.Array) -> pa.Array:
+        texts = uniques.cast(pa.binary())
+        comma = pc.match_substring(texts, ",")
+        if pc.any(comma).as_py():  # plain texts with a comma: in quotes (they hold no quote)
+            quote = _arrow_literal('"')
+            texts = pc.if_else(comma, pc.binary_join_element_wise(quote, texts, quote, _arrow_literal("")), texts)
+        return texts
+
+    return _distinct_texts(column, plain, texts, lambda raws: _csv_quoted(
+        [csv_cell(_typed(raw, ztype, header)) for raw in raws]))
 
 
 def _csv_arrow(labeled: LabeledChunk, columns: list[str]) -> memoryview | None:
@@ -1130,28 +1121,55 @@ def _ecs_values(column: pa.ChunkedArray, ztype: str, header: Header) -> pa.Array
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    text = ztype in ("string", "addr", "enum", "subnet")
+
+    def plain(uniques: pa.Array) -> pa.Array | None:
+        if ztype in ("count", "int", "port"):
+            return _whole_numbers(uniques)
+        return _plain_texts(uniques, header) if text else None
+
+    def texts(uniques: pa.Array) -> pa.Array:
+        if not text:
+            return uniques.cast(pa.binary())
+        quote = _arrow_literal('"')
+        return pc.binary_join_element_wise(quote, uniques.cast(pa.binary()), quote, _arrow_literal(""))
+
+    return _distinct_texts(column, plain, texts, lambda raws: [_json_of(_typed(raw, ztype, header)) for raw in raws])
+
+
+def _whole_numbers(values: pa.Array) -> pa.Array:
+    """Which texts are ASCII digits without a leading zero: a whole number's own JSON and CSV text."""
+    import pyarrow.compute as pc
+
+    return pc.and_(pc.ascii_is_decimal(values), pc.invert(pc.match_substring_regex(values, "^0.")))
+
+
+def _plain_texts(values: pa.Array, header: Header) -> pa.Array:
+    """Which texts hold no escape (a backslash) and no quote, and are not the empty mark: in a
+    clean chunk, :func:`_typed` and ``safe_text`` leave them as they are."""
+    import pyarrow.compute as pc
+
+    return pc.invert(pc.or_(pc.or_(pc.match_substring(values, "\\"), pc.match_substring(values, '"')),
+                            pc.equal(values, header.empty_field)))
+
+
+def _distinct_texts(column: pa.ChunkedArray, plain: Callable[[pa.Array], pa.Array | None],
+                    texts: Callable[[pa.Array], pa.Array], other: Callable[[list], list]) -> pa.Array:
+    """Each row's output text, made once per distinct value of a text column: by Arrow
+    (``texts``) for the values ``plain`` picks (None: none), by Python (``other``, given the raw
+    values, None where a value has no text) for the rest."""
     encoded = column.combine_chunks().dictionary_encode()
     uniques = encoded.dictionary
-    if ztype in ("count", "int", "port"):
-        plain = pc.and_(pc.ascii_is_decimal(uniques), pc.invert(pc.match_substring_regex(uniques, "^0.")))
-        texts = uniques.cast(pa.binary())
-    elif ztype in ("string", "addr", "enum", "subnet"):
-        special = pc.or_(pc.or_(pc.match_substring(uniques, "\\"), pc.match_substring(uniques, '"')),
-                         pc.equal(uniques, header.empty_field))
-        plain = pc.invert(special)
-        quote = _arrow_literal('"')
-        texts = pc.binary_join_element_wise(quote, uniques.cast(pa.binary()), quote, _arrow_literal(""))
-    else:
-        plain = None
-        texts = uniques.cast(pa.binary())
-    others = (np.arange(len(uniques)) if plain is None
-              else np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)))
+    picked = plain(uniques)
+    made = texts(uniques)
+    others = (np.arange(len(uniques)) if picked is None
+              else np.flatnonzero(~np.asarray(picked.to_numpy(zero_copy_only=False), dtype=bool)))
     if len(others):
-        values = texts.to_pylist()
-        for i, raw in zip(others.tolist(), uniques.take(arrow_indices(others)).to_pylist()):
-            values[i] = _json_of(_typed(raw, ztype, header))
-        texts = arrow_binary(values)
-    return texts.take(encoded.indices)
+        values = made.to_pylist()
+        for i, value in zip(others.tolist(), other(uniques.take(arrow_indices(others)).to_pylist()), strict=True):
+            values[i] = value
+        made = arrow_binary(values)
+    return made.take(encoded.indices)
 
 
 def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
