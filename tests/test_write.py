@@ -350,3 +350,40 @@ def test_an_empty_number_is_text_in_json(tmp_path):
         out = CliRunner().invoke(cli_main(), ["label", str(path), "--format", fmt]).stdout.splitlines()
         doc = json.loads(out[-1])
         assert doc.get("ts", "") == ""
+
+
+def test_plain_json_lines_are_carried_through_as_written(tmp_path):
+    """GENERATED JSON lines, each as a sensor might write it: the output line is the input's own
+    text with the slam.* members put before its closing brace, in the line's separator style;
+    read back, it has the members the row-by-row way gives.  A line whose text says "slam."
+    goes that way itself (its own slam.* keys must not be written twice)."""
+    lines = [
+        '{"ts":1.5,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":4000,"id.resp_h":"10.0.0.2",'
+        '"id.resp_p":21,"proto":"tcp","conn_state":"REJ","history":"Sr","duration":0.000001}',
+        '{"ts": 2, "uid": "C2", "id.resp_h": "10.0.0.2", "id.resp_p": 21, "proto": "tcp", "orig_bytes": 1E5,'
+        ' "resp_bytes": -0, "conn_state": "S0", "history": "S"}',
+        '{"ts":3 , "uid":"C3","id.resp_h":"10.0.0.3","id.resp_p":80,"history":"ShAdDaFf","conn_state":"SF" }  ',
+        '{"ts":4,"uid":"C4","service":"slam.label","history":"Sr","conn_state":"REJ"}',
+    ]
+    path = write_generated(tmp_path / "conn.log", lines)
+    out = "".join(map(str, write(label_chunks([str(path)], columns=list(LABEL_COLUMNS)), "json"))).split("\n")
+    assert len(out) == 4
+    for line, written in zip(lines[:3], out, strict=False):
+        body = line.strip()
+        assert written.startswith(body[:-1]) and written.endswith("}")
+        tail = written[len(body) - 1:]
+        assert tail.startswith(", " if '": ' in body else ",") and '"slam.label":' in tail.replace(" ", "")
+    assert ',"slam.label":"rejected",' in out[0] and out[2].startswith('{"ts":3 , "uid":"C3",')
+    assert ' "slam.label": ' in out[1] and '"orig_bytes": 1E5' in out[1]  # the sensor's own number text
+    # what the members are: the row-by-row way's, in its order (a plain line's own key order first)
+    frames = list(label_chunks([str(path)], columns=list(LABEL_COLUMNS)))
+    for written, row in zip(out, (r for f in frames for r in _rows(f)), strict=True):
+        assert json.loads(written) == row
+        assert list(json.loads(written)) == list(row)
+    assert json.loads(out[3])["service"] == "slam.label" and out[3].count('"slam.label":') == 1
+
+
+def _rows(labeled):
+    from zeekslam.write import rows_as_dicts
+
+    return list(rows_as_dicts(labeled))

@@ -606,15 +606,25 @@ def write_json(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator
 
 def _json_lines_plain(labeled: LabeledChunk) -> list[str]:
     """The JSON lines of plain JSON objects (``LogChunk.plain_json``): each object's own text as
-    ``json.dumps`` writes it, its slam.* members written once per distinct set and appended
-    (an object that has slam.* keys of its own, or none at all, goes the way of rows_as_dicts)."""
+    the sensor wrote it, its slam.* members written once per distinct set and put before its
+    closing brace, in the object's own separator style.  Plain lines are one object each, in
+    printable ASCII with no escape and no NaN or Infinity: nothing in them that JSON or a
+    terminal would need changed.  An object that has slam.* keys of its own, or none at all,
+    goes the way of rows_as_dicts."""
     dicts, index = _label_dict_table(labeled)
-    tails = [", ".join(f"{_encode_ascii(k)}: {_encode_ascii(v)}" for k, v in d.items()) for d in dicts]
+    spaced = [", ".join(f"{_encode_ascii(k)}: {_encode_ascii(v)}" for k, v in d.items()) for d in dicts]
+    compact = [",".join(f"{_encode_ascii(k)}:{_encode_ascii(v)}" for k, v in d.items()) for d in dicts]
     rows = None
     out = []
-    for i, (record, line) in enumerate(zip(labeled.chunk.records, labeled.chunk.json_lines, strict=True)):
-        if record and '"slam.' not in line:
-            out.append(json.dumps(record, ensure_ascii=True, allow_nan=False)[:-1] + ", " + tails[index[i]] + "}")
+    for i, line in enumerate(labeled.chunk.json_lines):
+        body = line.strip()
+        # a key needs a quote; a quote in a plain line's text would need a backslash, so '": '
+        # is only ever a key's colon followed by a space
+        if '"' in body and '"slam.' not in body:
+            if '": ' in body:
+                out.append(f"{body[:-1]}, {spaced[index[i]]}}}")
+            else:
+                out.append(f"{body[:-1]},{compact[index[i]]}}}")
             continue
         if rows is None:
             rows = list(rows_as_dicts(labeled))
