@@ -391,7 +391,7 @@ def _frame_labeled(path, wanted):
     from zeekslam.label import label_chunks
 
     keep = read._arrow_json
-    read._arrow_json = lambda lines, columns: None
+    read._arrow_json = lambda lines, columns: None  # (its tables: none)
     try:
         return list(label_chunks([str(path)], columns=wanted))
     finally:

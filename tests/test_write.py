@@ -387,3 +387,69 @@ def _rows(labeled):
     from zeekslam.write import rows_as_dicts
 
     return list(rows_as_dicts(labeled))
+
+
+JSON_ECS_LINES = [  # GENERATED JSON lines (not Zeek's output): each alone in a log after a plain one
+    '{"ts":1795600000.051403,"uid":"CA1","id.orig_h":"10.0.0.1","id.orig_p":4000,"id.resp_h":"10.0.0.2",'
+    '"id.resp_p":21,"proto":"tcp","service":"ftp","duration":0.000727,"orig_bytes":0,"resp_bytes":61,'
+    '"conn_state":"RSTR","missed_bytes":0,"history":"ShAdfr","orig_pkts":3,"resp_pkts":2,"community_id":"1:x="}',
+    '{"ts":2,"uid":"CA2","id.resp_h":"10.0.0.2","id.resp_p":80,"proto":"tcp","history":"S","conn_state":"S0"}',
+    '{"ts":3.5,"uid":"CA3","id.resp_h":"10.0.0.2","id.resp_p":80,"service":"ssl,http","history":"Sr"}',
+    '{"ts":4,"uid":"CA4","id.resp_h":"10.0.0.2","id.resp_p":80,"service":"","duration":2}',
+    '{"ts":5,"uid":"CA5","id.resp_h":"10.0.0.2","id.resp_p":80,"orig_bytes":1.5}',  # a float's spelling
+    '{"ts":6,"uid":"CA6","id.resp_h":"10.0.0.2","id.resp_p":80,"service":null}',  # a null
+    '{"ts":7,"uid":"Cnull7","id.resp_h":"10.0.0.2","id.resp_p":80}',  # the letters in a text
+    '{"ts":8,"uid":"CA8","id.resp_h":"10.0.0.2","id.resp_p":80,"orig_pkts":true}',  # a bool
+    '{"ts":9,"uid":"CA9","id.resp_h":"10.0.0.2","id.resp_p":80,"resp_pkts":[1,2]}',  # a list
+    '{"ts":10,"uid":"CA10","id.resp_h":"10.0.0.2","id.resp_p":80,"missed_bytes":9223372036854775807}',  # int64 max
+    '{"ts":11,"uid":"CA11","id.resp_h":"10.0.0.2","id.resp_p":80,"missed_bytes":18446744073709551616}',  # past it
+    '{"ts":12,"uid":"CA12","id.resp_h":"10.0.0.2","id.resp_p":80,"duration":1e300}',  # past int64 in ns
+    '{"ts":-0,"uid":"CA13","id.resp_h":"10.0.0.2","id.resp_p":-0,"orig_bytes":-5}',
+    '{"ts":99999999999999,"uid":"CA14","id.resp_h":"10.0.0.2","id.resp_p":80}',  # past the year 9999
+    '{"uid":"CA15","id.resp_h":"10.0.0.2","id.resp_p":80,"history":"slam.label"}',  # no ts; "slam." in a text
+]
+
+
+def test_ecs_from_plain_json_lines_equals_the_row_by_row_lines(tmp_path):
+    """ECS from a sensor's JSON: Arrow's lane writes each GENERATED edge as the row-by-row way
+    does, or declines it (a null, a float's spelling, a bool, a list, a number past int64,
+    a time past the year 9999); the plain lines of the lab's JSON logs are all taken."""
+    from zeekslam.write import _ecs_arrow, ecs_lines, rows_as_dicts
+
+    paths = [write_generated(tmp_path / f"e{i}.log", [JSON_ECS_LINES[0], line])
+             for i, line in enumerate(JSON_ECS_LINES)]
+    paths.append(write_generated(tmp_path / "all.log", JSON_ECS_LINES))
+    paths += [LAB / s / "json" / "conn.log" for s in ("mixed_dev", "normal", "acl_silent_close")]
+    taken, declined = [], []
+    for path in paths:
+        for labeled in label_chunks([str(path)], columns=list(LABEL_COLUMNS)):
+            slow = list(ecs_lines(rows_as_dicts(labeled)))
+            arrow = _ecs_arrow(labeled)
+            if arrow is None:
+                declined.append(path.name)
+            else:
+                assert bytes(arrow).decode("ascii").split("\n") == slow, path
+                taken.append(path.name)
+    # the plain edges (and the first, Zeek-like line with each of them) in Arrow; the others not
+    assert {f"e{i}.log" for i in (0, 1, 2, 3, 9, 12)} <= set(taken)
+    assert {f"e{i}.log" for i in (4, 5, 6, 7, 8, 10, 11, 13, 14)} <= set(declined)
+    assert "all.log" in declined
+
+
+def test_the_arrow_writers_do_not_load_pandas(tmp_path):
+    """ECS and CSV written in Arrow, from Zeek TSV and from JSON (GENERATED logs), never import
+    pandas (a third of a second at every start): pyarrow's to_numpy and pa.array would."""
+    import subprocess
+    import sys
+
+    tsv = write_generated(tmp_path / "conn.log", tsv_header() + [conn_row(uid=f"C{i}") for i in range(50)])
+    js = write_generated(tmp_path / "conn.json.log", [JSON_ECS_LINES[0]] * 50)
+    code = ("import sys; from zeekslam.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('pandas' in sys.modules, file=sys.stderr)")
+    for path in (tsv, js):
+        for fmt in ("ecs", "csv", "json"):
+            done = subprocess.run([sys.executable, "-c", code, "label", "--no-progress", "--format", fmt, str(path)],
+                                  capture_output=True, text=True, check=True)
+            assert done.stdout.count("\n") == 50 + (fmt == "csv")  # (a header row)
+            assert done.stderr.strip().endswith("False"), (path.name, fmt, done.stderr)

@@ -62,6 +62,15 @@ def _float64s(column: pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+def _bools(array: pa.Array) -> np.ndarray:
+    """A boolean array as numpy, False where null (as ``bool(None)``)."""
+    count = len(array) + array.offset
+    values = np.unpackbits(np.frombuffer(array.buffers()[1], dtype=np.uint8), count=count, bitorder="little")
+    if array.null_count:
+        values &= np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), count=count, bitorder="little")
+    return values[array.offset:].astype(bool)
+
+
 def arrow_indices(values: np.ndarray) -> pa.Array:
     """An int64 Arrow array of numpy values (``pa.array`` would import pandas to look at them)."""
     import pyarrow as pa
@@ -89,6 +98,15 @@ def first_seen_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distinct = np.empty(len(table), dtype=object)
     distinct[:] = list(table)
     return codes, distinct
+
+
+def arrow_ints(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """An int64 Arrow array of numpy values, null where not ``valid`` (without ``pa.array``)."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.int64(), len(values), [validity, pa.py_buffer(values)])
 
 
 def arrow_binary(texts: Sequence[str | bytes | None]) -> pa.Array:

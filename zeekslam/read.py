@@ -192,12 +192,13 @@ class LogChunk:
                  errors: dict[int, str] | None = None, clean: bool = False, *, data: bytes | memoryview | None = None,
                  table: pa.Table | None = None, numeric: Sequence[str] = (), newlines: np.ndarray | None = None,
                  later: Sequence[str] = (), json_lines: list[str] | None = None,
-                 json_columns: Sequence[str] | None = None):
+                 json_columns: Sequence[str] | None = None, json_table: pa.Table | None = None):
         self.source, self.fmt, self.kind, self.header = source, fmt, kind, header
         self.line_numbers = line_numbers
         self._records = records  # JSON: the objects as read
         # plain JSON lines Arrow parsed (``table``): their objects and frame are made if asked
         self._json_lines, self._json_columns = json_lines, json_columns
+        self.json_table = json_table  # plain JSON lines: every column as Arrow's JSON reader typed it
         # JSON: every object is printable ASCII with no escape and no NaN or Infinity, so writers may
         # take its texts and numbers as they are (nothing for safe_text or JSON to change)
         self.plain_json = json_lines is not None and not any(
@@ -673,9 +674,10 @@ def _json_records(lines: list[str]) -> tuple[list[dict], dict[int, str]]:
     return records, errors
 
 
-def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> pa.Table | None:
+def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pa.Table, pa.Table] | None:
     """The wanted columns of plain JSON lines as Arrow's JSON reader parses them: what
-    :func:`parse_json` makes of them, numbers as float64 and text as strings.  None where the
+    :func:`parse_json` makes of them, numbers as float64 and text as strings; and every column
+    as the reader typed it (for the writers that build lines in Arrow).  None where the
     two could differ, and then the lines go :func:`parse_json`'s way: an escape (a backslash)
     or a brace after the first (a nested object, or one in a text), a line that is no object
     or has a key twice, a number where text goes or the other way round (a Zeek number field
@@ -706,7 +708,7 @@ def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> pa.Table | N
             wanted[name] = column.cast(pa.string())
         else:
             return None
-    return pa.table(wanted) if wanted else None
+    return (pa.table(wanted), table) if wanted else None
 
 
 def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
@@ -835,12 +837,13 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
             del pending[:line_chunk], numbers[:line_chunk]
             clean = dirty_upto == 0
             dirty_upto = max(0, dirty_upto - len(lines))
-            table = _arrow_json(lines, columns) if fmt == "json" and clean else None
-            if table is not None:  # plain JSON lines: no Python object per row unless a writer asks
+            tables = _arrow_json(lines, columns) if fmt == "json" and clean else None
+            if tables is not None:  # plain JSON lines: no Python object per row unless a writer asks
+                table, whole = tables
                 first = json.loads(lines[0]) if '"_path"' in lines[0] else {}
                 kind = kind_of(table.column_names, str(first.get("_path", "")), path)
                 chunk = LogChunk(source, "json", kind, None, None, line_numbers, clean=clean, table=table,
-                                 json_lines=lines, json_columns=columns)
+                                 json_lines=lines, json_columns=columns, json_table=whole)
             elif fmt == "json":
                 frame, records, errors = parse_json(lines, columns)
                 kind = kind_of(frame.columns, str(records[0].get("_path", "")) if records else "", path)

@@ -16,13 +16,14 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _encode_ascii
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .columns import arrow_binary, arrow_indices
+from .columns import _bools, _float64s, arrow_binary, arrow_indices, arrow_ints
 from .label import LABEL_FIELDS, LabeledChunk
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, unescape
 
@@ -1160,7 +1161,7 @@ def _plain_texts(values: pa.Array, header: Header) -> pa.Array:
     import pyarrow.compute as pc
 
     return pc.invert(pc.or_(pc.or_(pc.match_substring(values, "\\"), pc.match_substring(values, '"')),
-                            pc.equal(values, header.empty_field)))
+                            pc.equal(values, arrow_binary([header.empty_field]).cast(values.type)[0])))
 
 
 def _distinct_texts(column: pa.ChunkedArray, plain: Callable[[pa.Array], pa.Array | None],
@@ -1173,7 +1174,7 @@ def _distinct_texts(column: pa.ChunkedArray, plain: Callable[[pa.Array], pa.Arra
     picked = plain(uniques)
     made = texts(uniques)
     others = (np.arange(len(uniques)) if picked is None
-              else np.flatnonzero(~np.asarray(picked.to_numpy(zero_copy_only=False), dtype=bool)))
+              else np.flatnonzero(~_bools(picked)))
     if len(others):
         values = made.to_pylist()
         for i, value in zip(others.tolist(), other(uniques.take(arrow_indices(others)).to_pylist()), strict=True):
@@ -1182,27 +1183,27 @@ def _distinct_texts(column: pa.ChunkedArray, plain: Callable[[pa.Array], pa.Arra
     return made.take(encoded.indices)
 
 
+@dataclass
+class _EcsColumns:
+    """What the Arrow ECS lane reads of a chunk's columns, whatever the input format."""
+
+    names: Collection[str]  # the columns the chunk has
+    numbers: Callable[[str], np.ndarray | None]  # float64, NaN where unset; None: not all numbers
+    values: Callable[[str], pa.Array | None]  # each value's JSON text (null where unset); None: decline
+    distinct: Callable[[str], tuple[pa.Array, list] | None]  # (indices, the distinct typed values)
+
+
 def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
-    """The ECS lines of a clean Zeek TSV chunk, built by Arrow a column at a time: the same text as
-    :func:`_ecs_chunk` (and :func:`ecs_lines`), without a Python object per field.  None for
-    chunks Arrow cannot take (then :func:`_ecs_chunk` or the row-by-row way)."""
+    """The ECS lines of a clean Zeek TSV chunk or a chunk of plain JSON lines, built by Arrow a
+    column at a time: the same text as :func:`_ecs_chunk` (and :func:`ecs_lines`), without a
+    Python object per field.  None for chunks Arrow cannot take (then :func:`_ecs_chunk` or the
+    row-by-row way)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    table = _text_table(labeled)
-    if table is None:
+    columns = _ecs_columns_tsv(labeled) or _ecs_columns_json(labeled)
+    if columns is None:
         return None
-    header, n = labeled.chunk.header, len(labeled.chunk)
-    text = _arrow_literal
-
-    def numbers(name: str) -> np.ndarray | None:
-        """A column of plain decimal numbers (JSON's grammar, which Arrow and Python read alike) as
-        float64, NaN where unset; None if some value is another text."""
-        column = table.column(name)
-        if pc.any(pc.invert(pc.match_substring_regex(column, _ARROW_NUMBER))).as_py():
-            return None
-        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-
+    n = len(labeled.chunk)
     leaves: dict[str, pa.Array | str] = {}  # flat ECS name -> JSON text per row (null: not there), or one text
 
     def constant(name: str, value: object) -> None:
@@ -1216,8 +1217,8 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
     constant("ecs.version", ECS_VERSION)
     constant("event.module", "zeek")
     constant("event.dataset", "zeek.connection")
-    if "ts" in header.fields:
-        ts = numbers("ts")
+    if "ts" in columns.names:
+        ts = columns.numbers("ts")
         if ts is None:
             return None
         stamps = _timestamps(ts)
@@ -1229,8 +1230,8 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
     early, late = _ecs_pattern_texts(dicts)
     for name, texts in early.items():
         per_pattern(name, texts)
-    if "duration" in header.fields:
-        duration = numbers("duration")
+    if "duration" in columns.names:
+        duration = columns.numbers("duration")
         if duration is None:
             return None
         with np.errstate(over="ignore", invalid="ignore"):  # 1e300 s: past int64, declined below
@@ -1240,29 +1241,112 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
         known = ~np.isnan(duration)
         whole = np.zeros(n, dtype=np.int64)
         whole[known] = np.trunc(nanoseconds[known]).astype(np.int64)
-        ints = pa.array(whole, type=pa.int64(), mask=~known).cast(pa.string()).cast(pa.binary())
+        ints = arrow_ints(whole, known).cast(pa.string()).cast(pa.binary())
         leaves["event.duration"] = ints
-    for name, field in _ECS_MAP.items():
-        if name in header.fields:
-            leaves[field] = _ecs_values(table.column(name), header.type_of(name), header)
-    if "service" in header.fields:
-        column = table.column("service").combine_chunks().dictionary_encode()
-        protocols = []
-        for raw in column.dictionary.to_pylist():
-            v = _typed(raw, header.type_of("service"), header)
-            protocols.append(_encode_ascii(str(v).split(",")[0]) if v else None)
-        leaves["network.protocol"] = arrow_binary(protocols).take(column.indices)
-    for name, field in _ECS_ZEEK:
-        if name in header.fields:
-            leaves[field] = _ecs_values(table.column(name), header.type_of(name), header)
+    named = [(name, field) for name, field in _ECS_MAP.items() if name in columns.names]
+    if "service" in columns.names:
+        named.append(("service", "network.protocol"))
+    named += [(name, field) for name, field in _ECS_ZEEK if name in columns.names]
+    for name, field in named:
+        if field == "network.protocol":
+            found = columns.distinct(name)
+            if found is None:
+                return None
+            indices, uniques = found
+            protocols = [_encode_ascii(str(v).split(",")[0]) if v else None for v in uniques]
+            leaves[field] = arrow_binary(protocols).take(indices)
+            continue
+        values = columns.values(name)
+        if values is None:
+            return None
+        leaves[field] = values
     for name, texts in late.items():
         per_pattern(name, texts)
+    return _ecs_lines_of(leaves, n)
 
+
+def _ecs_columns_tsv(labeled: LabeledChunk) -> _EcsColumns | None:
+    """A clean Zeek TSV chunk's columns as text, typed by its header (None: not such a chunk)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _text_table(labeled)
+    if table is None:
+        return None
+    header = labeled.chunk.header
+
+    def numbers(name: str) -> np.ndarray | None:
+        """A column of plain decimal numbers (JSON's grammar, which Arrow and Python read alike) as
+        float64, NaN where unset; None if some value is another text."""
+        column = table.column(name)
+        if pc.any(pc.invert(pc.match_substring_regex(column, _ARROW_NUMBER))).as_py():
+            return None
+        return _float64s(column.cast(pa.float64()))
+
+    def distinct(name: str) -> tuple[pa.Array, list]:
+        column = table.column(name).combine_chunks().dictionary_encode()
+        ztype = header.type_of(name)
+        return column.indices, [_typed(raw, ztype, header) for raw in column.dictionary.to_pylist()]
+
+    return _EcsColumns(header.fields, numbers, lambda name: _ecs_values(table.column(name), header.type_of(name),
+                                                                       header), distinct)
+
+
+def _ecs_columns_json(labeled: LabeledChunk) -> _EcsColumns | None:
+    """A chunk of plain JSON lines' columns as Arrow's JSON reader typed them when it read the
+    chunk (None: not such a chunk, or one with a null, which Arrow reads as a key left out)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunk = labeled.chunk
+    table = chunk.json_table
+    if table is None or not chunk.plain_json or chunk.errors or labeled.labels is None:
+        return None
+    text = "\n".join(chunk.json_lines)
+    if "null" in text or '"slam.' in text:  # (in a text too: those chunks go row by row)
+        return None
+
+    def column(name: str) -> pa.Array:
+        return table.column(name).combine_chunks()
+
+    def numbers(name: str) -> np.ndarray | None:
+        kind = table.column(name).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            return None
+        return _float64s(table.column(name).cast(pa.float64(), safe=False))
+
+    def values(name: str) -> pa.Array | None:
+        """JSON's own text of whole numbers and of texts (printable ASCII with no quote or
+        backslash in a plain line); anything else (a float's spelling, a bool, a list) declines."""
+        kind = table.column(name).type
+        if pa.types.is_integer(kind):
+            return column(name).cast(pa.string()).cast(pa.binary())
+        if pa.types.is_string(kind):
+            quote = _arrow_literal('"')
+            return pc.binary_join_element_wise(quote, column(name).cast(pa.binary()), quote, _arrow_literal(""))
+        return None
+
+    def distinct(name: str) -> tuple[pa.Array, list] | None:
+        if not pa.types.is_string(table.column(name).type):
+            return None
+        encoded = column(name).dictionary_encode()
+        return encoded.indices, encoded.dictionary.to_pylist()
+
+    return _EcsColumns(table.column_names, numbers, values, distinct)
+
+
+def _ecs_lines_of(leaves: dict[str, pa.Array | str], n: int) -> memoryview:
+    """The ECS lines of ``n`` rows from their leaves (flat ECS name -> the JSON text of each row's
+    value, null where the row has none, or one text for every row), in document order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = _arrow_literal
     # which fields each row has: one bit per field that some row lacks, one layout per distinct set
     optional = [name for name, v in leaves.items() if not isinstance(v, str) and v.null_count]
     bits = np.zeros(n, dtype=np.int64)
     for bit, name in enumerate(optional):
-        bits |= np.asarray(leaves[name].is_valid().to_numpy(zero_copy_only=False), dtype=np.int64) << bit
+        bits |= _bools(leaves[name].is_valid()).astype(np.int64) << bit
     shapes, shape_of, counts = np.unique(bits, return_inverse=True, return_counts=True)
     by_shape = None
     if len(shapes) > 1:  # the rows grouped by layout, each row-wise column taken once
@@ -1326,9 +1410,12 @@ def _timestamps(ts: np.ndarray) -> pa.Array | None:
     if not ((v >= _YEAR_1000) & (v < _YEAR_10000)).all():
         return None
     seconds = np.floor(v).astype(np.int64)  # what gmtime keeps
-    days = pa.array(np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")).cast(pa.binary())
+    # each "YYYY-MM-DDTHH:MM:SS" is 19 bytes in these years: one buffer (pa.array imports pandas)
+    texts = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s").astype("S19")
+    offsets = np.arange(0, 19 * (len(texts) + 1), 19, dtype=np.int32)
+    days = pa.Array.from_buffers(pa.binary(), len(texts), [None, pa.py_buffer(offsets), pa.py_buffer(texts.tobytes())])
     micro = (np.mod(v, 1.0) * 1e6).astype(np.int64)  # int(ts % 1 * 1e6): truncated, as Python does
-    micro = pc.utf8_lpad(pa.array(micro, mask=~known).cast(pa.string()), width=6, padding="0").cast(pa.binary())
+    micro = pc.utf8_lpad(arrow_ints(micro, known).cast(pa.string()), width=6, padding="0").cast(pa.binary())
     return pc.binary_join_element_wise(_arrow_literal('"'), days, _arrow_literal("."), micro, _arrow_literal('Z"'),
                                        _arrow_literal(""))
 
