@@ -10,7 +10,7 @@ import pandas as pd
 from click.testing import CliRunner
 from zat.log_to_dataframe import LogToDataFrame
 
-from conftest import LAB, conn_row, tsv_header, write_generated
+from conftest import LAB, WILD, conn_row, tsv_header, write_generated
 from zeekslam.label import LABEL_FIELDS, label_chunks
 from zeekslam.read import LABEL_COLUMNS, read_log
 from zeekslam.write import csv_cell, write, zeek_escape
@@ -453,3 +453,45 @@ def test_the_arrow_writers_do_not_load_pandas(tmp_path):
                                   capture_output=True, text=True, check=True)
             assert done.stdout.count("\n") == 50 + (fmt == "csv")  # (a header row)
             assert done.stderr.strip().endswith("False"), (path.name, fmt, done.stderr)
+
+
+JSON_CSV_LINES = JSON_ECS_LINES + [  # GENERATED, as above
+    '{"ts":20.25,"uid":"CB1","id.resp_h":"10.0.0.2","id.resp_p":80,"service":"=cmd|x","history":"+S,-r"}',
+    '{"ts":21.5,"uid":"CB2","id.resp_h":"10.0.0.2","id.resp_p":80,"duration":2,"tunnel_parents":["a","b,c"]}',
+    '{"ts":22.5,"uid":"CB3","id.resp_h":"10.0.0.2","id.resp_p":80,"duration":2.5,"local_orig":false}',
+    '{"ts":23.5,"uid":"CB4","id.resp_h":"10.0.0.2","id.resp_p":80,"tunnel_parents":[1,2.5]}',
+    '{"new_key":"late","ts":24.5,"uid":"CB5","id.resp_h":"10.0.0.2","id.resp_p":80}',
+    '{"ts":25.0,"uid":"CB6","id.resp_h":"10.0.0.2","id.resp_p":80,"duration":3.0,"orig_ip_bytes":-0}',
+]
+
+
+def test_csv_from_plain_json_lines_equals_the_row_by_row_text(tmp_path, monkeypatch):
+    """CSV from a sensor's JSON: Arrow's lane writes the same text as the row-by-row way on
+    GENERATED edges (a formula start, commas, a bool, lists, a whole number among floats, a
+    key that comes late), or declines the chunk; real Zeek JSON logs (the lab's, the wild's)
+    are all taken."""
+    import importlib
+
+    w = importlib.import_module("zeekslam.write")  # (the package's name `write` is the function)
+    edges = [write_generated(tmp_path / f"c{i}.log", [JSON_CSV_LINES[0], line])
+             for i, line in enumerate(JSON_CSV_LINES)]
+    edges.append(write_generated(tmp_path / "all.log", JSON_CSV_LINES))
+    edges.append(write_generated(tmp_path / "floats.log", [JSON_CSV_LINES[0], *JSON_CSV_LINES[-5:]]))
+    real = sorted(LAB.glob("*/json/conn.log")) + sorted(WILD.glob("*json*.log"))
+    lane = w._csv_arrow_json
+    taken: dict[str, list[bool]] = {}
+    for path in edges + real:
+        def counted(labeled, columns, name=str(path)):
+            out = lane(labeled, columns)
+            taken.setdefault(name, []).append(out is not None)
+            return out
+
+        monkeypatch.setattr(w, "_csv_arrow_json", counted)
+        fast = "\n".join(map(str, write(label_chunks([str(path)], columns=list(LABEL_COLUMNS)), "csv")))
+        monkeypatch.setattr(w, "_csv_arrow_json", lambda labeled, columns: None)
+        slow = "\n".join(map(str, write(label_chunks([str(path)], columns=list(LABEL_COLUMNS)), "csv")))
+        assert fast == slow, path
+    assert len(real) >= 12 and all(all(taken[str(p)]) for p in real)
+    # a formula start and commas: taken; "duration":2 after 0.000727 (json: an int): declined
+    assert taken[str(edges[15])] == [True] and taken[str(edges[16])] == [False]
+    assert taken[str(edges[-1])] == [False] and taken[str(edges[19])] == [True]

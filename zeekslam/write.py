@@ -653,6 +653,8 @@ def _csv_columns(labeled: LabeledChunk) -> list[str]:
     chunk = labeled.chunk
     if chunk.header is not None:
         names = list(chunk.header.fields)
+    elif chunk.json_table is not None:  # Arrow's columns come in the order the keys first do
+        names = chunk.json_table.column_names
     else:
         seen: dict[str, None] = {}
         for record in chunk.records or []:
@@ -765,11 +767,10 @@ def _csv_values(column: pa.ChunkedArray, ztype: str, header: Header) -> pa.Array
 def _csv_arrow(labeled: LabeledChunk, columns: list[str]) -> memoryview | None:
     """The CSV rows of a clean Zeek TSV chunk, built by Arrow a column at a time: the same text as
     the csv writer makes of :func:`_csv_rows`.  None for chunks Arrow cannot take."""
-    import pyarrow.compute as pc
 
     table = _text_table(labeled)
     if table is None:
-        return None
+        return _csv_arrow_json(labeled, columns)
     header, n = labeled.chunk.header, len(labeled.chunk)
     dicts, which = _label_table(labeled)
     cells = []
@@ -780,6 +781,80 @@ def _csv_arrow(labeled: LabeledChunk, columns: list[str]) -> memoryview | None:
             cells.append(arrow_binary(_csv_quoted([csv_cell(d.get(name)) for d in dicts])).take(which))
         else:  # a column of an earlier log: empty here
             cells.append(_arrow_literal(""))
+    return _csv_lines_of(cells, n)
+
+
+def _csv_arrow_json(labeled: LabeledChunk, columns: list[str]) -> memoryview | None:
+    """The CSV rows of a chunk of plain JSON lines from Arrow's read of it: the same text as the
+    csv writer makes of ``csv_cell(row.get(c))`` for each row of :func:`rows_as_dicts`.  None
+    for chunks Arrow cannot take."""
+    chunk = labeled.chunk
+    table = chunk.json_table
+    if table is None or not chunk.plain_json or chunk.errors or labeled.labels is None:
+        return None
+    text = "\n".join(chunk.json_lines)
+    if '"slam.' in text:  # (in a text too: those chunks go row by row)
+        return None
+    dicts, which = _label_table(labeled)
+    cells = []
+    for name in columns:
+        if name in LABEL_FIELDS:
+            cells.append(arrow_binary(_csv_quoted([csv_cell(d.get(name)) for d in dicts])).take(which))
+        elif name in table.column_names:
+            found = _csv_json_values(table.column(name), name, text)
+            if found is None:
+                return None
+            cells.append(found)
+        else:  # a key of an earlier chunk: empty here
+            cells.append(_arrow_literal(""))
+    return _csv_lines_of(cells, len(chunk))
+
+
+def _csv_json_values(column: pa.ChunkedArray, name: str, text: str) -> pa.Array | pa.Scalar | None:
+    """The CSV cells of one column of plain JSON lines (null where a line has no value); None
+    where Arrow's type hides what Python's json reads (a whole number in a column of floats,
+    a list of those)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    values = column.combine_chunks()
+    if pa.types.is_integer(kind):
+        return values.cast(pa.string()).cast(pa.binary())
+    if pa.types.is_floating(kind):
+        numbers = values.to_pylist()
+        # json reads 2 as an int (cell "2") and 2.0 as a float ("2.0"); Arrow reads both as 2.0
+        if any(v is not None and v.is_integer() for v in numbers) and re.search(
+                '"' + re.escape(name) + r'"\s*:\s*-?[0-9]+\s*[,}]', text):
+            return None
+        return arrow_binary([None if v is None else float.__repr__(v) for v in numbers])  # none quoted
+    if pa.types.is_boolean(kind):
+        return pc.if_else(values, _arrow_literal("T"), _arrow_literal("F"))
+    if pa.types.is_null(kind):
+        return _arrow_literal("")
+    if pa.types.is_string(kind):
+        def plain(uniques: pa.Array) -> pa.Array:  # no formula start (a plain line's text has no quote)
+            return pc.invert(pc.match_substring_regex(uniques, "^[=+\\-@\t\r|%]"))
+
+        def texts(uniques: pa.Array) -> pa.Array:
+            texts = uniques.cast(pa.binary())
+            comma = pc.match_substring(texts, ",")
+            if pc.any(comma).as_py():  # texts with a comma: in quotes (they hold no quote)
+                quote = _arrow_literal('"')
+                texts = pc.if_else(comma, pc.binary_join_element_wise(quote, texts, quote, _arrow_literal("")), texts)
+            return texts
+
+        return _distinct_texts(column, plain, texts, lambda raws: _csv_quoted([csv_cell(v) for v in raws]))
+    if pa.types.is_list(kind) and (pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)):
+        return arrow_binary([None if v is None else cell for v, cell in zip(
+            values.to_pylist(), _csv_quoted([csv_cell(v) for v in values.to_pylist()]), strict=True)])
+    return None
+
+
+def _csv_lines_of(cells: list[pa.Array | pa.Scalar], n: int) -> memoryview:
+    """CSV lines of ``n`` rows from each column's cells (null: an empty cell)."""
+    import pyarrow.compute as pc
+
     lines = pc.binary_join_element_wise(*cells, _arrow_literal(","), null_handling="replace",
                                         null_replacement="")
     lines = pc.binary_join_element_wise(lines, _arrow_literal("\n"), _arrow_literal(""))
