@@ -495,3 +495,42 @@ def test_csv_from_plain_json_lines_equals_the_row_by_row_text(tmp_path, monkeypa
     # a formula start and commas: taken; "duration":2 after 0.000727 (json: an int): declined
     assert taken[str(edges[15])] == [True] and taken[str(edges[16])] == [False]
     assert taken[str(edges[-1])] == [False] and taken[str(edges[19])] == [True]
+
+
+def test_zeek_tsv_from_plain_json_lines_equals_the_row_by_row_text(tmp_path, monkeypatch):
+    """Zeek TSV from a sensor's JSON: Arrow's lane writes the same lines as the row-by-row way on
+    GENERATED edges (texts that are Zeek's marks, whole numbers among floats in a time or a
+    count column, bools, lists, a key that comes late), or declines the chunk; real Zeek JSON
+    logs (the lab's, the wild's) are all taken."""
+    import importlib
+
+    w = importlib.import_module("zeekslam.write")
+    marks = ['{"ts":30.5,"uid":"CZ1","id.resp_h":"10.0.0.2","id.resp_p":80,"service":"-","history":"(empty)"}',
+             '{"ts":31.5,"uid":"CZ2","id.resp_h":"10.0.0.2","id.resp_p":80,"service":"","orig_bytes":5.0}',
+             '{"ts":32.5,"uid":"CZ3","id.resp_h":"10.0.0.2","id.resp_p":80,"orig_bytes":5.5,"tunnel_parents":[]}']
+    lines = JSON_CSV_LINES + marks
+    edges = [write_generated(tmp_path / f"z{i}.log", [lines[0], line]) for i, line in enumerate(lines)]
+    edges.append(write_generated(tmp_path / "all.log", lines))
+    real = sorted(LAB.glob("*/json/conn.log")) + sorted(WILD.glob("*json*.log"))
+    lane = w._zeek_json_lines
+    taken: dict[str, list[bool]] = {}
+    for path in edges + real:
+        def counted(labeled, header, suffixes, index, name=str(path)):
+            out = lane(labeled, header, suffixes, index)
+            taken.setdefault(name, []).append(out is not None)
+            return out
+
+        monkeypatch.setattr(w, "_zeek_json_lines", counted)
+        fast = "\n".join(map(str, write(label_chunks([str(path)], columns=list(LABEL_COLUMNS)), "zeek")))
+        monkeypatch.setattr(w, "_zeek_json_lines", lambda labeled, header, suffixes, index: None)
+        slow = "\n".join(map(str, write(label_chunks([str(path)], columns=list(LABEL_COLUMNS)), "zeek")))
+        assert _no_open_close(fast) == _no_open_close(slow), path
+    assert len(real) >= 12 and all(all(taken[str(p)]) for p in real)
+    assert taken[str(edges[-4])] == [True] and taken[str(edges[-3])] == [True]  # Zeek's marks as texts; 5.0 bytes
+    assert taken[str(edges[16])] == [False]  # "duration":2 after 0.000727: json's int, written "2"
+    out = "\n".join(map(str, write(label_chunks([str(edges[-4])], columns=list(LABEL_COLUMNS)), "zeek")))
+    assert "\t\\x2d\t" in out and "\t\\x28\\x65\\x6d\\x70\\x74\\x79\\x29\t" in out  # "-", "(empty)" as texts
+
+
+def _no_open_close(text: str) -> str:
+    return "\n".join(line for line in text.split("\n") if not line.startswith(("#open", "#close")))

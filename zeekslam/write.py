@@ -95,15 +95,21 @@ def _tsv_out_header(labeled: LabeledChunk) -> Header:
         h = chunk.header
         return Header(h.fields + LABEL_FIELDS, h.types + ["string"] * len(LABEL_FIELDS), h.separator,
                       h.set_separator, h.empty_field, h.unset_field, h.path, h.open)
-    fields = [c for c in labeled.frame.columns if c not in LABEL_FIELDS]
-    if chunk.records is not None:
+    if chunk.json_table is not None:  # Arrow's columns come in the order the keys first do
+        fields = [f for f in chunk.json_table.column_names if f not in LABEL_FIELDS]
+        first = json.loads(chunk.json_lines[0]) if chunk.json_lines and '"_path"' in chunk.json_lines[0] else {}
+        path = str(first.get("_path", chunk.kind))
+    elif chunk.records is not None:
         seen: dict[str, None] = {}
         for record in chunk.records:
             seen.update(dict.fromkeys(record))
         fields = [f for f in seen if f not in LABEL_FIELDS]
+        path = str(chunk.records[0].get("_path", chunk.kind)) if chunk.records else chunk.kind
+    else:
+        fields = [c for c in labeled.frame.columns if c not in LABEL_FIELDS]
+        path = chunk.kind
     types = [KNOWN_TYPES.get(f, "string") for f in fields]
-    return Header(fields + LABEL_FIELDS, types + ["string"] * len(LABEL_FIELDS),
-                  path=str(chunk.records[0].get("_path", chunk.kind)) if chunk.records else chunk.kind)
+    return Header(fields + LABEL_FIELDS, types + ["string"] * len(LABEL_FIELDS), path=path)
 
 
 def _label_values(labeled: LabeledChunk) -> list[list[str]]:
@@ -237,6 +243,10 @@ def write_zeek(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator
             spliced = _splice(labeled, table, index)
             yield spliced if binary else bytes(spliced).decode("ascii")
             continue
+        from_json = _zeek_json_lines(labeled, header, table, index)
+        if from_json is not None:
+            yield from_json if binary else bytes(from_json).decode("ascii")
+            continue
         suffixes = np.array(table, dtype=object)[index].tolist()
         n_in = len(header.fields) - len(LABEL_FIELDS)
         unset_row = sep.join([header.unset_field] * n_in)
@@ -256,6 +266,73 @@ def write_zeek(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator
         yield "\n".join(map((sep).join, zip(base, suffixes)))
     if header is not None:
         yield f"#close{header.separator}{_now()}"
+
+
+def _zeek_json_lines(labeled: LabeledChunk, header: Header, suffixes: list[str],
+                     index: np.ndarray) -> memoryview | None:
+    """The Zeek TSV lines of a chunk of plain JSON lines from Arrow's read of it, a column at a
+    time: the same text as :func:`_zeek_value` of each value.  None for chunks Arrow cannot take."""
+    import pyarrow.compute as pc
+
+    chunk = labeled.chunk
+    table = chunk.json_table
+    n_in = len(header.fields) - len(LABEL_FIELDS)
+    if (table is None or not chunk.plain_json or chunk.errors or labeled.labels is None or not n_in
+            or len(header.separator) != 1):
+        return None
+    text = "\n".join(chunk.json_lines)
+    if '"slam.' in text:  # (in a text too: those chunks go row by row)
+        return None
+    cells = []
+    for name, ztype in zip(header.fields[:n_in], header.types[:n_in], strict=True):
+        found = _zeek_json_values(table.column(name), name, ztype, header, text)
+        if found is None:
+            return None
+        cells.append(found)
+    cells.append(arrow_binary(suffixes).take(arrow_indices(index)))
+    lines = pc.binary_join_element_wise(*cells, _arrow_literal(header.separator), null_handling="replace",
+                                        null_replacement=header.unset_field)
+    lines = pc.binary_join_element_wise(lines, _arrow_literal("\n"), _arrow_literal(""))
+    n = len(chunk)
+    ends = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=lines.offset * 4)
+    return memoryview(lines.buffers()[2])[ends[0]:ends[n] - 1]
+
+
+def _zeek_json_values(column: pa.ChunkedArray, name: str, ztype: str, header: Header,
+                      text: str) -> pa.Array | pa.Scalar | None:
+    """One column's TSV fields (null where unset), as :func:`_zeek_value` writes what Python's
+    json reads; None where Arrow's type hides it (a whole number in a column of floats that
+    :func:`_zeek_value` spells otherwise, a list of those)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    values = column.combine_chunks()
+    if pa.types.is_integer(kind):
+        return values.cast(pa.string()).cast(pa.binary())
+    if pa.types.is_floating(kind):
+        numbers = values.to_pylist()
+        whole_as_int = ztype in ("count", "int", "port")  # 2 and 2.0 alike
+        if not whole_as_int and any(v is not None and v.is_integer() for v in numbers) and re.search(
+                '"' + re.escape(name) + r'"\s*:\s*-?[0-9]+\s*[,}]', text):
+            return None  # json reads 2 as an int, written "2"; Arrow reads 2.0
+        return arrow_binary([None if v is None else _zeek_value(v, ztype, header) for v in numbers])
+    if pa.types.is_boolean(kind):
+        return pc.if_else(values, _arrow_literal("T"), _arrow_literal("F"))
+    if pa.types.is_null(kind):
+        return _arrow_literal(header.unset_field)
+    if pa.types.is_string(kind):
+        marks = ("", header.unset_field, header.empty_field)
+
+        def plain(uniques: pa.Array) -> pa.Array:  # printable, no backslash: as it is, but a mark or a tab
+            return pc.invert(pc.or_(pc.is_in(uniques, value_set=arrow_binary(marks).cast(uniques.type)),
+                                    pc.match_substring(uniques, header.separator)))
+
+        return _distinct_texts(column, plain, lambda uniques: uniques.cast(pa.binary()),
+                               lambda raws: [_zeek_value(v, ztype, header) for v in raws])
+    if pa.types.is_list(kind) and (pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)):
+        return arrow_binary([None if v is None else _zeek_value(v, ztype, header) for v in values.to_pylist()])
+    return None
 
 
 def esc_raw_reason(labeled: LabeledChunk, i: int) -> str:
