@@ -154,7 +154,8 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
 
 OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt",
            "report.png", "report-plot.txt", "label-slam.tsv", "report-slam.txt", "label-gz.tsv", "report-gz.txt",
-           "awk-gz.tsv", "label-day.tsv", "report-day.txt", "label-json-in.json", "report-json-in.txt")
+           "awk-gz.tsv", "label-day.tsv", "report-day.txt", "label-json-in.json", "ecs-json-in.json",
+           "report-json-in.txt")
 
 
 def remove_outputs(out_dir: str) -> None:
@@ -364,6 +365,9 @@ def benchmark(args: argparse.Namespace) -> int:
         commands.append(("label_json_in", "zeekslam label (JSON in and out)",
                          [*zs, "label", js, "-o", os.path.join(out_dir, "label-json-in.json"), "--no-progress"],
                          None))
+        commands.append(("ecs_json_in", "zeekslam label --format ecs (JSON in)",
+                         [*zs, "label", js, "--format", "ecs", "-o", os.path.join(out_dir, "ecs-json-in.json"),
+                          "--no-progress"], None))
         if has_command("report"):
             commands.append(("report_json_in", "zeekslam report (JSON in)",
                              [*zs, "report", js, "-o", os.path.join(out_dir, "report-json-in.txt")], None))
@@ -459,7 +463,8 @@ def benchmark(args: argparse.Namespace) -> int:
                       ("label_slam", "label + slam.log"), ("report_slam", "report + slam.log"),
                       ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped"),
                       ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives"),
-                      ("label_json_in", "label, JSON in"), ("report_json_in", "report, JSON in")):
+                      ("label_json_in", "label, JSON in"), ("ecs_json_in", "label --format ecs, JSON in"),
+                      ("report_json_in", "report, JSON in")):
         result = results.get(key)
         if result is None or result.rc != 0:
             continue
@@ -469,7 +474,8 @@ def benchmark(args: argparse.Namespace) -> int:
     for key, name in (("label_slam", "label + slam.log"), ("report_slam", "report + slam.log"),
                       ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped"),
                       ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives"),
-                      ("label_json_in", "label, JSON in"), ("report_json_in", "report, JSON in")):
+                      ("label_json_in", "label, JSON in"), ("ecs_json_in", "ECS, JSON in"),
+                      ("report_json_in", "report, JSON in")):
         if key in results and results[key].rc == 0 and lab.rc == 0:
             print(f"  {name + ':':<20} time / label time = {results[key].seconds / lab.seconds:5.2f} (no target)")
     if "label_gz" in results and "awk_gz" in results and results["awk_gz"].rc == 0:
