@@ -534,3 +534,22 @@ def test_zeek_tsv_from_plain_json_lines_equals_the_row_by_row_text(tmp_path, mon
 
 def _no_open_close(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith(("#open", "#close")))
+
+
+def test_ecs_timestamp_of_iso_times(tmp_path):
+    """A JSON log whose ts Zeek wrote as ISO 8601 (JSON::TS_ISO8601; GENERATED lines here): each
+    ECS document has its @timestamp, in UTC to the microsecond as written; an epoch ts of the
+    same moment gives the same text."""
+    row = ('"uid":"C{i}","id.orig_h":"10.0.0.1","id.orig_p":4000,"id.resp_h":"10.0.0.2","id.resp_p":21,'
+           '"proto":"tcp","conn_state":"REJ","history":"Sr"')
+    times = ["2026-01-01T00:00:01.250000Z", "2026-01-01T02:00:01.123457+02:00", "2026-01-01T00:00:02",
+             "not a time"]
+    iso = write_generated(tmp_path / "iso.log", ['{"ts":"' + t + '",' + row.format(i=i) + "}"
+                                                 for i, t in enumerate(times)])
+    epoch = write_generated(tmp_path / "epoch.log", ['{"ts":1767225601.25,' + row.format(i=9) + "}"])
+    docs = [json.loads(line) for line in "\n".join(map(str, write(label_chunks([str(iso)]), "ecs"))).split("\n")]
+    assert [d.get("@timestamp") for d in docs] == ["2026-01-01T00:00:01.250000Z", "2026-01-01T00:00:01.123457Z",
+                                                   "2026-01-01T00:00:02.000000Z", None]
+    assert docs[3]["event"]["kind"] == "pipeline_error"  # a ts that is no time: the row is malformed
+    same = json.loads(next(iter(write(label_chunks([str(epoch)]), "ecs"))))
+    assert same["@timestamp"] == docs[0]["@timestamp"]

@@ -10,6 +10,7 @@ spreadsheet formulas.  Writers yield text a chunk at a time, so memory stays fla
 from __future__ import annotations
 
 import csv
+import datetime
 import functools
 import io
 import json
@@ -1017,7 +1018,8 @@ def _ecs_flat(row: dict, seconds: dict[int, str] | None = None) -> dict:
                      "zeekslam.label": "malformed"})
         return flat
     ts = row.get("ts")
-    stamp = _timestamp(ts, {} if seconds is None else seconds) if isinstance(ts, int | float) else None
+    stamp = (_timestamp(ts, {} if seconds is None else seconds) if isinstance(ts, int | float)
+             else _iso_timestamp(ts) if isinstance(ts, str) else None)
     if stamp is not None:
         flat["@timestamp"] = stamp
     flat["event.kind"] = "event"
@@ -1062,6 +1064,22 @@ def _timestamp(ts: float, seconds: dict[int, str]) -> str | None:
         except (OverflowError, OSError, ValueError):  # a log's ts of 1e19 is a number, not a time
             return None
     return text + f".{int(ts % 1 * 1e6):06d}Z"
+
+
+def _iso_timestamp(text: str) -> str | None:
+    """``@timestamp`` of an ISO 8601 time (a JSON log's ``ts`` when Zeek writes
+    ``JSON::TS_ISO8601``), to the microsecond as written; a time without a zone is UTC, as
+    the reader takes it.  None if it is no such time, or before the year 1000."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        moment = moment.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
+        return None
+    if moment.year < 1000:  # strftime's %Y has fewer digits there
+        return None
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond:06d}Z"
 
 
 def _nanoseconds(duration: object) -> int | None:
