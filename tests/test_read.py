@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -316,6 +317,12 @@ JSON_EDGES = [  # GENERATED lines (not Zeek's output), each alone in a log, then
     '{"ts":15,"uid":"C15","duration": -Infinity}',  # a value JSON has no such thing for
     '{"ts":16,"uid":"C16","slam.label":"completed","history":"ShAdDaFf"}',  # slam.* of its own
     '{}',  # an object with nothing in it
+    '{"ts":"2026-01-01T00:00:01.250000Z","uid":"C17"}',  # ISO times: as Zeek writes them,
+    '{"ts":"1969-12-31T23:59:59.5Z","uid":"C18"}',
+    '{"ts":"2026-01-01T00:00:01.123456789Z","uid":"C19"}',  # past the microsecond,
+    '{"ts":"2026-01-01T02:00:01+02:00","uid":"C20"}',  # with an offset,
+    '{"ts":"2026-01-01 00:00:01Z","uid":"C21"}',  # with a space,
+    '{"ts":"2026-13-01T00:00:01Z","uid":"C22"}',  # no such month
 ]
 
 
@@ -335,6 +342,12 @@ def test_json_lines_read_by_arrow_equal_the_python_reading(tmp_path, columns):
     for i, line in enumerate(JSON_EDGES):  # after a plain conn.log line (what the kind is told by)
         paths.append(write_generated(tmp_path / f"edge{i}.log", [JSON_EDGES[0], line]))
     paths.append(write_generated(tmp_path / "edges.log", [JSON_EDGES[0]] * 3 + JSON_EDGES))
+    # ISO times after an ISO one (a number and a text in one column send a chunk the Python way)
+    iso_first = JSON_EDGES[0].replace('"ts":1.5', '"ts":"2026-01-01T00:00:00.500000Z"')
+    isos = [line for line in JSON_EDGES if line.startswith('{"ts":"')]
+    for i, line in enumerate(isos):
+        paths.append(write_generated(tmp_path / f"iso{i}.log", [iso_first, line]))
+    paths.append(write_generated(tmp_path / "isos.log", [iso_first] + isos[:3]))  # Zeek's own: in Arrow
     in_arrow = 0
     for path in paths:
         lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
@@ -368,6 +381,60 @@ def test_json_lines_read_by_arrow_equal_the_python_reading(tmp_path, columns):
         assert [x.summary for x in d1.finish()] == [x.summary for x in d2.finish()]
     # every column asked (None): the lab logs' bool columns (local_orig) send their chunks the Python way
     assert in_arrow > (200 if columns else 10)
+    assert next(read_log(str(tmp_path / "isos.log"), columns=wanted)).table is not None
+    assert next(read_log(str(tmp_path / "iso4.log"), columns=wanted)).table is None  # (an offset: pandas reads it)
+
+
+def test_iso_times_give_the_labels_and_report_of_epoch_times(tmp_path):
+    """The lab's JSON logs with each ts rewritten as Zeek writes it under JSON::TS_ISO8601
+    (GENERATED from real logs): read in Arrow, the same labels and the same report as the
+    epoch seconds Zeek wrote."""
+    import datetime
+
+    from zeekslam.diagnose import ServerDiagnoser, rows_of_labeled
+    from zeekslam.label import label_chunks
+    from zeekslam.report import iter_text
+
+    def report(labeled):
+        diagnoser = ServerDiagnoser()
+        for chunk in labeled:
+            diagnoser.add(rows_of_labeled(chunk))
+        return "".join(iter_text(diagnoser.finish()))
+
+    def iso(match):
+        micro = round(float(match.group(1)) * 1e6)
+        moment = datetime.datetime.fromtimestamp(micro // 10**6, datetime.UTC)
+        return f'"ts":"{moment:%Y-%m-%dT%H:%M:%S}.{micro % 10**6:06d}Z"'
+
+    for scenario in ("mixed_dev", "crash_day", "conn_limit_421"):
+        epoch = LAB / scenario / "json" / "conn.log"
+        lines = [re.sub(r'"ts":([0-9.]+)', iso, line) for line in epoch.read_text().splitlines()]
+        path = write_generated(tmp_path / f"{scenario}.iso.log", lines)
+        assert '"ts":"20' in lines[0]
+        chunks = [list(label_chunks([str(p)])) for p in (epoch, path)]
+        assert all(c.chunk.table is not None for c in chunks[1])  # Arrow's lane
+        assert [list(c.column("slam.label")) for c in chunks[0]] == [list(c.column("slam.label")) for c in chunks[1]]
+        assert report(chunks[0]) == report(chunks[1])
+
+
+def test_iso_times_out_of_pandas_nanosecond_range_do_not_crash(tmp_path):
+    """GENERATED ISO times before 1677 or past 2262 (pandas' nanoseconds): the reader used to
+    raise OutOfBoundsDatetime on them; now each row is read, as a time or as malformed."""
+    import datetime
+
+    from zeekslam.label import label_chunks
+
+    row = '"uid":"C{i}","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","id.resp_p":21,"proto":"tcp","history":"Sr"'
+    times = ["0999-01-01T00:00:01Z", "0999-01-01 00:00:01", "1500-06-01T12:00:00+02:00", "3000-01-01T00:00:00.5Z",
+             "99999-01-01T00:00:01"]
+    path = write_generated(tmp_path / "conn.log", ['{"ts":"' + t + '",' + row.format(i=i) + "}"
+                                                   for i, t in enumerate(times)])
+    labeled = list(label_chunks([str(path)]))
+    assert sum(len(c.chunk) for c in labeled) == len(times)
+    ts = np.concatenate([c.columns.numbers("ts") for c in labeled])
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    assert ts[0] == (datetime.datetime(999, 1, 1, 0, 0, 1, tzinfo=datetime.UTC) - epoch).total_seconds()
+    assert ts[3] == (datetime.datetime(3000, 1, 1, tzinfo=datetime.UTC) - epoch).total_seconds() + 0.5
 
 
 def _no_times(text: str) -> str:

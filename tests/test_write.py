@@ -553,3 +553,24 @@ def test_ecs_timestamp_of_iso_times(tmp_path):
     assert docs[3]["event"]["kind"] == "pipeline_error"  # a ts that is no time: the row is malformed
     same = json.loads(next(iter(write(label_chunks([str(epoch)]), "ecs"))))
     assert same["@timestamp"] == docs[0]["@timestamp"]
+
+
+def test_ecs_arrow_lane_on_iso_times(tmp_path):
+    """ISO 8601 times (GENERATED lines): Zeek's own spelling goes into @timestamp as written, in
+    Arrow, the text the row-by-row way makes; other spellings send the chunk that way."""
+    from zeekslam.write import _ecs_arrow, ecs_lines, rows_as_dicts
+
+    row = ('"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":4000,"id.resp_h":"10.0.0.2","id.resp_p":21,'
+           '"proto":"tcp","conn_state":"REJ","history":"Sr"')
+    cases = {("2026-01-01T00:00:01.250000Z", "1969-12-31T23:59:59.999999Z"): True,
+             ("2026-01-01T00:00:01.250000Z", "2026-01-01T00:00:01.25Z"): False,  # padded by Python
+             ("2026-01-01T00:00:01.250000Z", "0999-01-01T00:00:01.000000Z"): False,  # no @timestamp
+             ("2026-01-01T00:00:01.250000Z", "2026-02-30T00:00:01.000000Z"): False}  # no such day
+    for i, (times, taken) in enumerate(cases.items()):
+        path = write_generated(tmp_path / f"iso{i}.log", ['{"ts":"' + t + '",' + row + "}" for t in times])
+        for labeled in label_chunks([str(path)], columns=LABEL_COLUMNS):
+            arrow = _ecs_arrow(labeled)
+            assert (arrow is not None) == taken, times
+            if arrow is not None:
+                assert bytes(arrow).decode("ascii").split("\n") == list(ecs_lines(rows_as_dicts(labeled)))
+                assert '"@timestamp": "1969-12-31T23:59:59.999999Z"' in bytes(arrow).decode("ascii")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .ahead import ahead
-from .columns import ArrowColumns, Columns, FrameColumns
+from .columns import ArrowColumns, Columns, FrameColumns, arrow_binary, arrow_indices
 
 try:  # ISA-L's gzip reader (the isal package): the same file API, inflating ~2.5x as fast as
     # zlib (measured: a 2M-row conn.log.gz, 99 MB, in 0.39 s against 1.01 s)
@@ -676,7 +676,8 @@ def _json_records(lines: list[str]) -> tuple[list[dict], dict[int, str]]:
 
 def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pa.Table, pa.Table] | None:
     """The wanted columns of plain JSON lines as Arrow's JSON reader parses them: what
-    :func:`parse_json` makes of them, numbers as float64 and text as strings; and every column
+    :func:`parse_json` makes of them, numbers as float64 (a time as Zeek writes it in ISO 8601
+    too) and text as strings; and every column
     as the reader typed it (for the writers that build lines in Arrow).  None where the
     two could differ, and then the lines go :func:`parse_json`'s way: an escape (a backslash)
     or a brace after the first (a nested object, or one in a text), a line that is no object
@@ -684,6 +685,8 @@ def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pa.Tab
     holding text, a bool or a list)."""
     import pyarrow as pa
     import pyarrow.json as pajson
+
+    from .columns import _bools
 
     if any("\\" in line or line.find("{", 1) >= 0 for line in lines):
         return None
@@ -700,7 +703,14 @@ def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pa.Tab
     for name in names:
         column = table.column(name)
         kind = column.type
-        if KNOWN_TYPES.get(name) in NUMERIC_TYPES:
+        if KNOWN_TYPES.get(name) == "time" and pa.types.is_string(kind):  # JSON::TS_ISO8601
+            found = _iso_seconds(column.combine_chunks())
+            valid = column.combine_chunks().is_valid()
+            if found is None or not found[1][_bools(valid)].all():
+                return None
+            validity = None if not column.null_count else valid.buffers()[1]
+            wanted[name] = pa.Array.from_buffers(pa.float64(), len(found[0]), [validity, pa.py_buffer(found[0])])
+        elif KNOWN_TYPES.get(name) in NUMERIC_TYPES:
             if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
                 return None
             wanted[name] = column.cast(pa.float64(), safe=False)  # (past 2**53: rounded, as float() does)
@@ -735,9 +745,17 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
                 values = pd.to_numeric(col.map(_within_float, na_action="ignore"), errors="coerce").astype("float64")
             todo = values.isna() & col.notna()
             if ztype == "time" and todo.any():
-                # json-streaming-logs style: ISO 8601 timestamps.
-                iso = pd.to_datetime(col[todo].astype(str), errors="coerce", utc=True, format="ISO8601")
-                values[todo] = (iso - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+                # ISO 8601 times (JSON::TS_ISO8601, json-streaming-logs): Zeek's own spelling as the
+                # Arrow lane reads it, any other through pandas
+                texts = col[todo].astype(str)
+                found = _iso_seconds(arrow_binary(texts.tolist()))
+                if found is not None and found[1].all():
+                    values[todo] = found[0]
+                else:
+                    iso = pd.to_datetime(texts, errors="coerce", utc=True, format="ISO8601")
+                    values[todo] = _epoch_seconds(iso.dt.tz_convert(None).to_numpy())
+                    if found is not None:
+                        values[texts.index[found[1]]] = found[0][found[1]]
             bad = values.isna() & col.notna() if name in CHECKED_COLUMNS else np.zeros(len(col), dtype=bool)
             for pos in np.flatnonzero(np.asarray(bad)):
                 errors.setdefault(int(pos), f"field {name!r}: {str(col.iloc[pos])[:40]!r} is not a {ztype}")
@@ -751,6 +769,44 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
 
 #: NaN or Infinity where a JSON value goes (Python's json reads them; a uid may hold the letters).
 _JSON_NAN = re.compile(r"[:,\[]\s*-?(?:NaN|Infinity)")
+
+def _epoch_seconds(moments: np.ndarray) -> np.ndarray:
+    """Seconds since 1970 of datetime64 values in their own unit (NaN for NaT): what pandas'
+    total_seconds gives, without the nanoseconds a subtraction would cast them to (a year
+    999 is out of their range: it raised)."""
+    unit = np.datetime_data(moments.dtype)[0]
+    seconds = moments.view(np.int64) / {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+    seconds[np.isnat(moments)] = np.nan
+    return seconds
+
+
+#: A time as Zeek writes it with JSON::TS_ISO8601 (2026-01-01T00:00:01.250000Z), in UTC.
+_ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+
+
+def _iso_seconds(texts: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """(Epoch seconds, NaN elsewhere; which texts are such times) of the texts that are ISO 8601
+    times as Zeek writes them: the microseconds over 1e6, as float() reads the same moment's
+    epoch text.  None if Arrow takes one for such a time but cannot read it (month 13)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .columns import _bools
+
+    strict = _bools(pc.match_substring_regex(texts, _ISO_TIME))  # (binary too: a hostile text may not be UTF-8)
+    seconds = np.full(len(texts), np.nan)
+    if strict.any():
+        rows = np.flatnonzero(strict)
+        try:
+            moments = texts.take(arrow_indices(rows)).cast(pa.string()).cast(pa.timestamp("us", tz="UTC"))
+            moments = moments.cast(pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        micro = np.frombuffer(moments.buffers()[1], dtype=np.int64, count=len(rows) + moments.offset)[moments.offset:]
+        exact = np.abs(micro) < 2**53  # float64 holds them exactly: one rounding, in the division
+        seconds[rows[exact]] = micro[exact] / 1e6
+        strict[rows[~exact]] = False
+    return seconds, strict
 
 
 def _within_float(value: object) -> object:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .columns import _bools, _float64s, arrow_binary, arrow_indices, arrow_ints
 from .label import LABEL_FIELDS, LabeledChunk
-from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, unescape
+from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, _iso_seconds, unescape
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -1361,6 +1361,7 @@ class _EcsColumns:
     numbers: Callable[[str], np.ndarray | None]  # float64, NaN where unset; None: not all numbers
     values: Callable[[str], pa.Array | None]  # each value's JSON text (null where unset); None: decline
     distinct: Callable[[str], tuple[pa.Array, list] | None]  # (indices, the distinct typed values)
+    stamps: Callable[[str], pa.Array | None]  # @timestamp's JSON text of each time (null where unset)
 
 
 def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
@@ -1388,10 +1389,7 @@ def _ecs_arrow(labeled: LabeledChunk) -> memoryview | None:
     constant("event.module", "zeek")
     constant("event.dataset", "zeek.connection")
     if "ts" in columns.names:
-        ts = columns.numbers("ts")
-        if ts is None:
-            return None
-        stamps = _timestamps(ts)
+        stamps = columns.stamps("ts")
         if stamps is None:
             return None
         leaves["@timestamp"] = stamps
@@ -1458,8 +1456,12 @@ def _ecs_columns_tsv(labeled: LabeledChunk) -> _EcsColumns | None:
         ztype = header.type_of(name)
         return column.indices, [_typed(raw, ztype, header) for raw in column.dictionary.to_pylist()]
 
+    def stamps(name: str) -> pa.Array | None:
+        seconds = numbers(name)
+        return None if seconds is None else _timestamps(seconds)
+
     return _EcsColumns(header.fields, numbers, lambda name: _ecs_values(table.column(name), header.type_of(name),
-                                                                       header), distinct)
+                                                                       header), distinct, stamps)
 
 
 def _ecs_columns_json(labeled: LabeledChunk) -> _EcsColumns | None:
@@ -1502,7 +1504,22 @@ def _ecs_columns_json(labeled: LabeledChunk) -> _EcsColumns | None:
         encoded = column(name).dictionary_encode()
         return encoded.indices, encoded.dictionary.to_pylist()
 
-    return _EcsColumns(table.column_names, numbers, values, distinct)
+    def stamps(name: str) -> pa.Array | None:
+        if not pa.types.is_string(table.column(name).type):
+            seconds = numbers(name)
+            return None if seconds is None else _timestamps(seconds)
+        # ISO 8601 times as Zeek writes them (JSON::TS_ISO8601) are @timestamp's own spelling:
+        # quoted as they are, when each is a real moment from the year 1000 on, to the microsecond
+        texts = column(name)
+        found = _iso_seconds(texts)
+        if (found is None or not found[1][_bools(texts.is_valid())].all()
+                or pc.any(pc.invert(pc.match_substring_regex(texts, r"\.[0-9]{6}Z$"))).as_py()
+                or pc.any(pc.match_substring_regex(texts, "^0")).as_py()):
+            return None
+        quote = _arrow_literal('"')
+        return pc.binary_join_element_wise(quote, texts.cast(pa.binary()), quote, _arrow_literal(""))
+
+    return _EcsColumns(table.column_names, numbers, values, distinct, stamps)
 
 
 def _ecs_lines_of(leaves: dict[str, pa.Array | str], n: int) -> memoryview:
