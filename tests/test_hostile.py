@@ -171,3 +171,91 @@ def test_odd_but_clean_values_write_alike_in_every_lane(tmp_path, seed):
         diag.add(rows)
     out = diag.finish()
     assert "\x1b" not in render_text(out) and json.loads(render_json(out))
+
+
+def _json_value(rng: random.Random, name: str, k: int, odd: bool) -> object:
+    """A value for one key of a GENERATED JSON line: what Zeek writes, or (``odd``) anything."""
+    if not odd:
+        sane = {"ts": 1.7e9 + k / 7, "uid": f"C{k}", "id.orig_h": rng.choice(["10.0.0.1", "::1"]),
+                "id.orig_p": 4000 + k, "id.resp_h": rng.choice(["10.0.0.2", "10.0.0.3"]), "id.resp_p": 21,
+                "proto": "tcp", "duration": rng.choice([0.5, 0.000001, 12.25]), "orig_bytes": rng.choice([0, 60]),
+                "resp_bytes": 0, "conn_state": rng.choice(["SF", "REJ", "S0"]), "missed_bytes": 0,
+                "history": rng.choice(["ShAfFa", "Sr", "ShAdDaFf", "S"]), "service": "ftp", "local_orig": False,
+                "tunnel_parents": ["a"]}
+        return sane.get(name, "x")
+    return rng.choice([
+        _value(rng), rng.randint(-5, 10**20), rng.random() * 1e3, 2.0, -0.0, 1e300, True, None, [], [1, 2.5],
+        ["a,b", "=c"], "2026-01-01T00:00:01.250000Z", "0999-01-01T00:00:00Z", "2026-01-01 00:00:01", "-", "",
+        "(empty)", "NaN", "slam.label", "=SUM(A1)", "a,b", "1e5"])
+
+
+def _json_line(rng: random.Random, k: int) -> str:
+    names = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration",
+             "orig_bytes", "resp_bytes", "conn_state", "local_orig", "missed_bytes", "history", "tunnel_parents"]
+    names = [n for n in names if rng.random() < 0.95] + (["extra"] if rng.random() < 0.05 else [])
+    odd = rng.choice(names) if rng.random() < 0.15 else None  # now and then one key holds anything
+    text = json.dumps({n: _json_value(rng, n, k, n == odd) for n in names},
+                      separators=rng.choice([(",", ":"), (", ", ": ")]))
+    roll = rng.random()
+    if roll < 0.02:  # a key twice
+        text = text[:-1] + ', "uid": "again"}'
+    elif roll < 0.04:  # a value JSON has no number for
+        text = text[:-1] + ', "duration": NaN}'
+    elif roll < 0.05:
+        text = "  " + text + " "
+    return text
+
+
+@pytest.mark.parametrize("seed", range(int(__import__("os").environ.get("JSON_SEEDS", "5"))))
+def test_json_lanes_write_what_the_line_by_line_way_writes(tmp_path, seed, monkeypatch):
+    """GENERATED JSON logs (seeded), mostly Zeek-like lines with now and then anything a JSON
+    value can be: every writer's text and the report are the same whether a chunk's plain lines
+    go through Arrow's JSON reader and the Arrow writers or line by line through Python's json
+    (JSON output compared object by object: plain lines keep the sensor's own text)."""
+    import importlib
+
+    from zeekslam.diagnose import DiagnoseError, ServerDiagnoser, server_rows
+    from zeekslam.label import label_chunks
+    from zeekslam.read import LABEL_COLUMNS
+    from zeekslam.report import render_text
+    from zeekslam.write import write
+
+    read = importlib.import_module("zeekslam.read")
+    columns = list(LABEL_COLUMNS)  # as the CLI asks: the writers take the rest from the lines
+    rng = random.Random(seed)
+    logs = []
+    for n in range(16):  # small logs: a chunk is one log, so some are all plain and take the Arrow lanes
+        lines = [_json_line(rng, k) for k in range(rng.randint(1, 15))]
+        path = tmp_path / f"j{seed}-{n}.log"
+        path.write_text("\n".join(lines) + "\n")
+        logs.append(path)
+    keep = read._arrow_json
+    taken = 0
+    for path in logs:
+        monkeypatch.setattr(read, "_arrow_json", keep)
+        try:
+            chunks = list(label_chunks([str(path)], columns=columns))
+        except read.NotAZeekLog:
+            continue
+        taken += sum(c.chunk.json_table is not None for c in chunks)
+        outputs = {}
+        for way in ("arrow", "python"):
+            monkeypatch.setattr(read, "_arrow_json", keep if way == "arrow" else lambda lines, columns: None)
+            texts = {fmt: "\n".join(map(str, write(label_chunks([str(path)], columns=columns), fmt)))
+                     for fmt in ("json", "ecs", "csv")}
+            zeek = "\n".join(map(str, write(label_chunks([str(path)], columns=columns), "zeek")))
+            texts["zeek"] = "\n".join(line for line in zeek.split("\n") if not line.startswith(("#open", "#close")))
+            diagnoser = ServerDiagnoser()
+            try:
+                for rows in server_rows(label_chunks([str(path)], columns=columns, deferred=())):
+                    diagnoser.add(rows)
+                texts["report"] = render_text(diagnoser.finish())
+            except DiagnoseError as e:  # no line with a ts: both ways say so
+                texts["report"] = str(e)
+            texts["json"] = [json.loads(line) for line in texts["json"].split("\n")]
+            outputs[way] = texts
+        for fmt in ("json", "ecs", "csv", "zeek", "report"):
+            assert outputs["arrow"][fmt] == outputs["python"][fmt], (path, fmt)
+        for line in outputs["arrow"]["ecs"].split("\n"):
+            json.loads(line)
+    assert taken >= 2

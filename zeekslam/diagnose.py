@@ -1350,13 +1350,17 @@ class ServerDiagnoser:
         if unset.any():
             su = us[unset]
             start[su] = np.floor(lo[unset] / width[su]) * width[su]
-        idx = np.floor((tout - start[slot]) / width[slot]).astype(np.int64)
+        # (a hostile time of 1e300 is past int64 here: the cast gives a number out of range,
+        # which the rebin and the clip below take care of, and no warning is worth printing)
+        with np.errstate(invalid="ignore"):
+            idx = np.floor((tout - start[slot]) / width[slot]).astype(np.int64)
         bad = (idx < 0) | (idx >= nb)
         if bad.any():
             hit = np.zeros(len(us), bool)
             hit[inv[bad]] = True
             self._rebin(us[hit], lo[hit], hi[hit])
-            idx = np.floor((tout - start[slot]) / width[slot]).astype(np.int64)
+            with np.errstate(invalid="ignore"):
+                idx = np.floor((tout - start[slot]) / width[slot]).astype(np.int64)
         flat = (slot * nb + np.clip(idx, 0, nb - 1)) * 2 + door
         np.add.at(self._bins.reshape(-1), flat, 1)  # _bins is contiguous: a view
 

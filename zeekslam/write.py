@@ -313,10 +313,12 @@ def _zeek_json_values(column: pa.ChunkedArray, name: str, ztype: str, header: He
         return values.cast(pa.string()).cast(pa.binary())
     if pa.types.is_floating(kind):
         numbers = values.to_pylist()
-        whole_as_int = ztype in ("count", "int", "port")  # 2 and 2.0 alike
-        if not whole_as_int and any(v is not None and v.is_integer() for v in numbers) and re.search(
+        # json reads 2 as an int, written "2", and 2.0 as a float; Arrow reads both as 2.0.  A
+        # count column writes them alike, unless past 2**53, where the float has lost digits.
+        alike = ztype in ("count", "int", "port")
+        if any(v is not None and v.is_integer() and not (alike and abs(v) < 2**53) for v in numbers) and re.search(
                 '"' + re.escape(name) + r'"\s*:\s*-?[0-9]+\s*[,}]', text):
-            return None  # json reads 2 as an int, written "2"; Arrow reads 2.0
+            return None
         return arrow_binary([None if v is None else _zeek_value(v, ztype, header) for v in numbers])
     if pa.types.is_boolean(kind):
         return pc.if_else(values, _arrow_literal("T"), _arrow_literal("F"))
