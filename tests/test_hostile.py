@@ -189,12 +189,22 @@ def _json_value(rng: random.Random, name: str, k: int, odd: bool) -> object:
         "(empty)", "NaN", "slam.label", "=SUM(A1)", "a,b", "1e5"])
 
 
-def _json_line(rng: random.Random, k: int) -> str:
+def _iso(seconds: float) -> str:
+    import datetime
+
+    micro = round(seconds * 1e6)
+    return f"{datetime.datetime.fromtimestamp(micro // 10**6, datetime.UTC):%Y-%m-%dT%H:%M:%S}.{micro % 10**6:06d}Z"
+
+
+def _json_line(rng: random.Random, k: int, iso: bool = False) -> str:
     names = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration",
              "orig_bytes", "resp_bytes", "conn_state", "local_orig", "missed_bytes", "history", "tunnel_parents"]
     names = [n for n in names if rng.random() < 0.95] + (["extra"] if rng.random() < 0.05 else [])
     odd = rng.choice(names) if rng.random() < 0.15 else None  # now and then one key holds anything
-    text = json.dumps({n: _json_value(rng, n, k, n == odd) for n in names},
+    values = {n: _json_value(rng, n, k, n == odd) for n in names}
+    if iso and type(values.get("ts")) is float and 0 <= values["ts"] < 4e9:  # as Zeek writes it (JSON::TS_ISO8601)
+        values["ts"] = _iso(values["ts"])
+    text = json.dumps(values,
                       separators=rng.choice([(",", ":"), (", ", ": ")]))
     roll = rng.random()
     if roll < 0.02:  # a key twice
@@ -225,7 +235,8 @@ def test_json_lanes_write_what_the_line_by_line_way_writes(tmp_path, seed, monke
     rng = random.Random(seed)
     logs = []
     for n in range(16):  # small logs: a chunk is one log, so some are all plain and take the Arrow lanes
-        lines = [_json_line(rng, k) for k in range(rng.randint(1, 15))]
+        iso = rng.random() < 0.3
+        lines = [_json_line(rng, k, iso) for k in range(rng.randint(1, 15))]
         path = tmp_path / f"j{seed}-{n}.log"
         path.write_text("\n".join(lines) + "\n")
         logs.append(path)
@@ -258,4 +269,4 @@ def test_json_lanes_write_what_the_line_by_line_way_writes(tmp_path, seed, monke
             assert outputs["arrow"][fmt] == outputs["python"][fmt], (path, fmt)
         for line in outputs["arrow"]["ecs"].split("\n"):
             json.loads(line)
-    assert taken >= 2
+    assert taken >= 1

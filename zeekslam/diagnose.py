@@ -849,9 +849,9 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
     if not isinstance(arrow, ArrowColumns) or labels is None:
         return rows_of_frame(labeled.frame)
     n = len(cols)
-    for name in ("ts", "id.orig_h", "id.resp_h", "id.resp_p"):
-        if not cols.has(name):
-            raise MissingColumns([name])
+    missing = [name for name in ("ts", "id.orig_h", "id.resp_h", "id.resp_p") if not cols.has(name)]
+    if missing:  # all of them named, as rows_of_frame names them
+        raise MissingColumns(missing)
     ids = labels.patterns.ids
     lab_idx = np.array([_LABEL_INDEX.get(v.label, -1) for v in labels.verdicts], np.int64)[ids]
     kind_of = np.array([v.refusal_kind for v in labels.verdicts], dtype=object)
