@@ -402,10 +402,12 @@ def generate_slam(conn_path: str, path: str) -> str:
     return path
 
 
-def generate_json(conn_path: str, path: str) -> str:
+def generate_json(conn_path: str, path: str, iso_times: bool = False) -> str:
     """Write the rows of a generated conn.log as Zeek writes JSON logs (``LogAscii::use_json``):
     one object a line, unset fields left out, numbers as numbers, T/F as true/false, sets as
-    arrays.  The same GENERATED rows (the file's name says so: JSON logs have no header)."""
+    arrays; with ``iso_times``, times as ``LogAscii::json_timestamps = JSON::TS_ISO8601`` writes
+    them (2026-11-25T09:46:40.051403Z).  The same GENERATED rows (the file's name says so: JSON
+    logs have no header)."""
     start = time.perf_counter()
     tmp = path + ".tmp"
     with open(conn_path, encoding="ascii") as conn, open(tmp, "w", encoding="ascii", buffering=1 << 22) as out:
@@ -423,7 +425,11 @@ def generate_json(conn_path: str, path: str) -> str:
             for name, ztype, value in zip(fields, types, line.rstrip("\n").split("\t"), strict=True):
                 if value == "-":
                     continue
-                if ztype in ("count", "int", "port", "double", "time", "interval"):
+                if ztype == "time" and iso_times:
+                    whole, _, fraction = value.partition(".")
+                    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(whole)))
+                    text = f'"{moment}.{(fraction + "000000")[:6]}Z"'
+                elif ztype in ("count", "int", "port", "double", "time", "interval"):
                     text = value
                 elif ztype == "bool":
                     text = "true" if value == "T" else "false"

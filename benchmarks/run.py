@@ -19,6 +19,7 @@ before timing so every command starts with it in the page cache.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import platform
@@ -155,7 +156,7 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
 OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt",
            "report.png", "report-plot.txt", "label-slam.tsv", "report-slam.txt", "label-gz.tsv", "report-gz.txt",
            "awk-gz.tsv", "label-day.tsv", "report-day.txt", "label-json-in.json", "ecs-json-in.json",
-           "report-json-in.txt")
+           "report-json-in.txt", "label-iso-in.json", "report-iso-in.txt")
 
 
 def remove_outputs(out_dir: str) -> None:
@@ -210,6 +211,12 @@ def json_file(conn_path: str, regenerate: bool) -> str:
     """The GENERATED conn.log's rows as Zeek's JSON log (cached next to it)."""
     return derived_file(conn_path[: -len(".log")] + ".json.log", conn_path, regenerate, generate.generate_json,
                         "JSON log")
+
+
+def iso_json_file(conn_path: str, regenerate: bool) -> str:
+    """The same, its times in ISO 8601 as Zeek writes them with JSON::TS_ISO8601 (cached)."""
+    return derived_file(conn_path[: -len(".log")] + ".iso.json.log", conn_path, regenerate,
+                        functools.partial(generate.generate_json, iso_times=True), "JSON log, ISO times")
 
 
 def gzip_file(conn_path: str, regenerate: bool) -> str:
@@ -371,6 +378,13 @@ def benchmark(args: argparse.Namespace) -> int:
         if has_command("report"):
             commands.append(("report_json_in", "zeekslam report (JSON in)",
                              [*zs, "report", js, "-o", os.path.join(out_dir, "report-json-in.txt")], None))
+        iso = iso_json_file(path, args.regenerate)  # (JSON::TS_ISO8601, json-streaming-logs)
+        commands.append(("label_iso_in", "zeekslam label (JSON, ISO times)",
+                         [*zs, "label", iso, "-o", os.path.join(out_dir, "label-iso-in.json"), "--no-progress"],
+                         None))
+        if has_command("report"):
+            commands.append(("report_iso_in", "zeekslam report (JSON, ISO times)",
+                             [*zs, "report", iso, "-o", os.path.join(out_dir, "report-iso-in.txt")], None))
     if args.gzip:  # an archive: Zeek gzips each log as it rotates it
         gz = gzip_file(path, args.regenerate)
         commands.append(("label_gz", "zeekslam label (conn.log.gz)",
@@ -464,7 +478,8 @@ def benchmark(args: argparse.Namespace) -> int:
                       ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped"),
                       ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives"),
                       ("label_json_in", "label, JSON in"), ("ecs_json_in", "label --format ecs, JSON in"),
-                      ("report_json_in", "report, JSON in")):
+                      ("report_json_in", "report, JSON in"), ("label_iso_in", "label, JSON ISO times"),
+                      ("report_iso_in", "report, JSON ISO times")):
         result = results.get(key)
         if result is None or result.rc != 0:
             continue
@@ -475,7 +490,8 @@ def benchmark(args: argparse.Namespace) -> int:
                       ("label_gz", "label, gzipped"), ("report_gz", "report, gzipped"),
                       ("label_day", "label, 24 archives"), ("report_day", "report, 24 archives"),
                       ("label_json_in", "label, JSON in"), ("ecs_json_in", "ECS, JSON in"),
-                      ("report_json_in", "report, JSON in")):
+                      ("report_json_in", "report, JSON in"), ("label_iso_in", "label, ISO times"),
+                      ("report_iso_in", "report, ISO times")):
         if key in results and results[key].rc == 0 and lab.rc == 0:
             print(f"  {name + ':':<20} time / label time = {results[key].seconds / lab.seconds:5.2f} (no target)")
     if "label_gz" in results and "awk_gz" in results and results["awk_gz"].rc == 0:
