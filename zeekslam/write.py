@@ -313,11 +313,9 @@ def _zeek_json_values(column: pa.ChunkedArray, name: str, ztype: str, header: He
         return values.cast(pa.string()).cast(pa.binary())
     if pa.types.is_floating(kind):
         numbers = values.to_pylist()
-        # json reads 2 as an int, written "2", and 2.0 as a float; Arrow reads both as 2.0.  A
-        # count column writes them alike, unless past 2**53, where the float has lost digits.
+        # a count column writes 2 and 2.0 alike, unless past 2**53, where the float lost digits
         alike = ztype in ("count", "int", "port")
-        if any(v is not None and v.is_integer() and not (alike and abs(v) < 2**53) for v in numbers) and re.search(
-                '"' + re.escape(name) + r'"\s*:\s*-?[0-9]+\s*[,}]', text):
+        if _ints_read_as_floats([v for v in numbers if not (alike and v is not None and abs(v) < 2**53)], name, text):
             return None
         return arrow_binary([None if v is None else _zeek_value(v, ztype, header) for v in numbers])
     if pa.types.is_boolean(kind):
@@ -890,6 +888,13 @@ def _csv_arrow_json(labeled: LabeledChunk, columns: list[str]) -> memoryview | N
     return _csv_lines_of(cells, len(chunk))
 
 
+def _ints_read_as_floats(numbers: Sequence[float | None], name: str, text: str) -> bool:
+    """Whether some of a float column's whole ``numbers`` may be written as ints in the lines
+    ``text``: json reads ``2`` as an int and ``2.0`` as a float, Arrow both as 2.0."""
+    return any(v is not None and v.is_integer() for v in numbers) and re.search(
+        '"' + re.escape(name) + r'"\s*:\s*-?[0-9]+\s*[,}]', text) is not None
+
+
 def _csv_json_values(column: pa.ChunkedArray, name: str, text: str) -> pa.Array | pa.Scalar | None:
     """The CSV cells of one column of plain JSON lines (null where a line has no value); None
     where Arrow's type hides what Python's json reads (a whole number in a column of floats,
@@ -903,9 +908,7 @@ def _csv_json_values(column: pa.ChunkedArray, name: str, text: str) -> pa.Array 
         return values.cast(pa.string()).cast(pa.binary())
     if pa.types.is_floating(kind):
         numbers = values.to_pylist()
-        # json reads 2 as an int (cell "2") and 2.0 as a float ("2.0"); Arrow reads both as 2.0
-        if any(v is not None and v.is_integer() for v in numbers) and re.search(
-                '"' + re.escape(name) + r'"\s*:\s*-?[0-9]+\s*[,}]', text):
+        if _ints_read_as_floats(numbers, name, text):  # (cell "2" from json, "2.0" from Arrow)
             return None
         return arrow_binary([None if v is None else float.__repr__(v) for v in numbers])  # none quoted
     if pa.types.is_boolean(kind):
