@@ -677,12 +677,11 @@ def _json_records(lines: list[str]) -> tuple[list[dict], dict[int, str]]:
 def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pa.Table, pa.Table] | None:
     """The wanted columns of plain JSON lines as Arrow's JSON reader parses them: what
     :func:`parse_json` makes of them, numbers as float64 (a time as Zeek writes it in ISO 8601
-    too) and text as strings; and every column
-    as the reader typed it (for the writers that build lines in Arrow).  None where the
-    two could differ, and then the lines go :func:`parse_json`'s way: an escape (a backslash)
-    or a brace after the first (a nested object, or one in a text), a line that is no object
-    or has a key twice, a number where text goes or the other way round (a Zeek number field
-    holding text, a bool or a list)."""
+    too) and text as strings; and every column as the reader typed it (for the writers that
+    build lines in Arrow).  None where the two could differ, and then the lines go
+    :func:`parse_json`'s way: an escape (a backslash) or a brace after the first (a nested
+    object, or one in a text), a line that is no object or has a key twice, a number where
+    text goes or the other way round (a Zeek number field holding text, a bool or a list)."""
     import pyarrow as pa
     import pyarrow.json as pajson
 
@@ -704,8 +703,9 @@ def _arrow_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pa.Tab
         column = table.column(name)
         kind = column.type
         if KNOWN_TYPES.get(name) == "time" and pa.types.is_string(kind):  # JSON::TS_ISO8601
-            found = _iso_seconds(column.combine_chunks())
-            valid = column.combine_chunks().is_valid()
+            texts = column.combine_chunks()
+            found = _iso_seconds(texts)
+            valid = texts.is_valid()
             if found is None or not found[1][_bools(valid)].all():
                 return None
             validity = None if not column.null_count else valid.buffers()[1]
@@ -769,6 +769,7 @@ def parse_json(lines: list[str], columns: Sequence[str] | None) -> tuple[pd.Data
 
 #: NaN or Infinity where a JSON value goes (Python's json reads them; a uid may hold the letters).
 _JSON_NAN = re.compile(r"[:,\[]\s*-?(?:NaN|Infinity)")
+
 
 def _epoch_seconds(moments: np.ndarray) -> np.ndarray:
     """Seconds since 1970 of datetime64 values in their own unit (NaN for NaT): what pandas'
