@@ -302,8 +302,33 @@ def _zeek_json_lines(labeled: LabeledChunk, header: Header, suffixes: list[str],
 def _zeek_json_values(column: pa.ChunkedArray, name: str, ztype: str, header: Header,
                       text: str) -> pa.Array | pa.Scalar | None:
     """One column's TSV fields (null where unset), as :func:`_zeek_value` writes what Python's
-    json reads; None where Arrow's type hides it (a whole number in a column of floats that
-    :func:`_zeek_value` spells otherwise, a list of those)."""
+    json reads; None where Arrow's type hides it (see :func:`_json_cells`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    marks = ("", header.unset_field, header.empty_field)
+
+    def plain(uniques: pa.Array) -> pa.Array:  # printable, no backslash: as it is, but a mark or a tab
+        return pc.invert(pc.or_(pc.is_in(uniques, value_set=arrow_binary(marks).cast(uniques.type)),
+                                pc.match_substring(uniques, header.separator)))
+
+    def spelled(values: list) -> list[str]:
+        return [_zeek_value(v, ztype, header) for v in values]
+
+    # a count column writes 2 and 2.0 alike (below 2**53, where the float keeps every digit)
+    return _json_cells(column, name, text, spelled, ztype in ("count", "int", "port"), header.unset_field,
+                       plain, lambda uniques: uniques.cast(pa.binary()))
+
+
+def _json_cells(column: pa.ChunkedArray, name: str, text: str, spelled: Callable[[list], list[str]],
+                whole_alike: bool, unset: str, plain: Callable[[pa.Array], pa.Array],
+                texts: Callable[[pa.Array], pa.Array]) -> pa.Array | pa.Scalar | None:
+    """The output text of each value of one column of plain JSON lines ``text`` (null where a
+    line has none), a writer's way: whole numbers and bools in Arrow, texts once per distinct
+    value (``plain`` picks those ``texts`` makes in Arrow, ``spelled`` makes the rest, as it
+    makes floats and lists).  None where Arrow's type hides what Python's json reads: a whole
+    number in a column of floats (json keeps ``2`` an int; ``whole_alike``: the writer spells
+    both alike below 2**53), a list of floats or of anything but texts and whole numbers."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -313,27 +338,26 @@ def _zeek_json_values(column: pa.ChunkedArray, name: str, ztype: str, header: He
         return values.cast(pa.string()).cast(pa.binary())
     if pa.types.is_floating(kind):
         numbers = values.to_pylist()
-        # a count column writes 2 and 2.0 alike, unless past 2**53, where the float lost digits
-        alike = ztype in ("count", "int", "port")
-        if _ints_read_as_floats([v for v in numbers if not (alike and v is not None and abs(v) < 2**53)], name, text):
+        if _ints_read_as_floats([v for v in numbers if not (whole_alike and v is not None and abs(v) < 2**53)],
+                                name, text):
             return None
-        return arrow_binary([None if v is None else _zeek_value(v, ztype, header) for v in numbers])
+        return _with_nulls(numbers, spelled)
     if pa.types.is_boolean(kind):
         return pc.if_else(values, _arrow_literal("T"), _arrow_literal("F"))
     if pa.types.is_null(kind):
-        return _arrow_literal(header.unset_field)
+        return _arrow_literal(unset)
     if pa.types.is_string(kind):
-        marks = ("", header.unset_field, header.empty_field)
-
-        def plain(uniques: pa.Array) -> pa.Array:  # printable, no backslash: as it is, but a mark or a tab
-            return pc.invert(pc.or_(pc.is_in(uniques, value_set=arrow_binary(marks).cast(uniques.type)),
-                                    pc.match_substring(uniques, header.separator)))
-
-        return _distinct_texts(column, plain, lambda uniques: uniques.cast(pa.binary()),
-                               lambda raws: [_zeek_value(v, ztype, header) for v in raws])
+        return _distinct_texts(column, plain, texts, spelled)
     if pa.types.is_list(kind) and (pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)):
-        return arrow_binary([None if v is None else _zeek_value(v, ztype, header) for v in values.to_pylist()])
+        return _with_nulls(values.to_pylist(), spelled)
     return None
+
+
+def _with_nulls(values: list, spelled: Callable[[list], list[str]]) -> pa.Array:
+    """``spelled`` of the values that are set, null where one is None."""
+    known = [v for v in values if v is not None]
+    made = iter(spelled(known))
+    return arrow_binary([None if v is None else next(made) for v in values])
 
 
 def esc_raw_reason(labeled: LabeledChunk, i: int) -> str:
@@ -897,41 +921,23 @@ def _ints_read_as_floats(numbers: Sequence[float | None], name: str, text: str) 
 
 def _csv_json_values(column: pa.ChunkedArray, name: str, text: str) -> pa.Array | pa.Scalar | None:
     """The CSV cells of one column of plain JSON lines (null where a line has no value); None
-    where Arrow's type hides what Python's json reads (a whole number in a column of floats,
-    a list of those)."""
+    where Arrow's type hides what Python's json reads (see :func:`_json_cells`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    kind = column.type
-    values = column.combine_chunks()
-    if pa.types.is_integer(kind):
-        return values.cast(pa.string()).cast(pa.binary())
-    if pa.types.is_floating(kind):
-        numbers = values.to_pylist()
-        if _ints_read_as_floats(numbers, name, text):  # (cell "2" from json, "2.0" from Arrow)
-            return None
-        return arrow_binary([None if v is None else float.__repr__(v) for v in numbers])  # none quoted
-    if pa.types.is_boolean(kind):
-        return pc.if_else(values, _arrow_literal("T"), _arrow_literal("F"))
-    if pa.types.is_null(kind):
-        return _arrow_literal("")
-    if pa.types.is_string(kind):
-        def plain(uniques: pa.Array) -> pa.Array:  # no formula start (a plain line's text has no quote)
-            return pc.invert(pc.match_substring_regex(uniques, "^[=+\\-@\t\r|%]"))
+    def plain(uniques: pa.Array) -> pa.Array:  # no formula start (a plain line's text has no quote)
+        return pc.invert(pc.match_substring_regex(uniques, "^[=+\\-@\t\r|%]"))
 
-        def texts(uniques: pa.Array) -> pa.Array:
-            texts = uniques.cast(pa.binary())
-            comma = pc.match_substring(texts, ",")
-            if pc.any(comma).as_py():  # texts with a comma: in quotes (they hold no quote)
-                quote = _arrow_literal('"')
-                texts = pc.if_else(comma, pc.binary_join_element_wise(quote, texts, quote, _arrow_literal("")), texts)
-            return texts
+    def texts(uniques: pa.Array) -> pa.Array:
+        texts = uniques.cast(pa.binary())
+        comma = pc.match_substring(texts, ",")
+        if pc.any(comma).as_py():  # texts with a comma: in quotes (they hold no quote)
+            quote = _arrow_literal('"')
+            texts = pc.if_else(comma, pc.binary_join_element_wise(quote, texts, quote, _arrow_literal("")), texts)
+        return texts
 
-        return _distinct_texts(column, plain, texts, lambda raws: _csv_quoted([csv_cell(v) for v in raws]))
-    if pa.types.is_list(kind) and (pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)):
-        return arrow_binary([None if v is None else cell for v, cell in zip(
-            values.to_pylist(), _csv_quoted([csv_cell(v) for v in values.to_pylist()]), strict=True)])
-    return None
+    return _json_cells(column, name, text, lambda values: _csv_quoted([csv_cell(v) for v in values]), False, "",
+                       plain, texts)
 
 
 def _csv_lines_of(cells: list[pa.Array | pa.Scalar], n: int) -> memoryview:
