@@ -269,6 +269,17 @@ def write_zeek(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator
         yield f"#close{header.separator}{_now()}"
 
 
+def _plain_json_text(labeled: LabeledChunk) -> str | None:
+    """The lines of a chunk the Arrow writers may build from Arrow's read of it (plain JSON
+    lines, labeled here, none malformed), joined; None for any other chunk, and for one whose
+    lines say "slam." (keys of the input's own, or only a text: it goes row by row)."""
+    chunk = labeled.chunk
+    if chunk.json_table is None or not chunk.plain_json or chunk.errors or labeled.labels is None:
+        return None
+    text = "\n".join(chunk.json_lines)
+    return None if '"slam.' in text else text
+
+
 def _zeek_json_lines(labeled: LabeledChunk, header: Header, suffixes: list[str],
                      index: np.ndarray) -> memoryview | None:
     """The Zeek TSV lines of a chunk of plain JSON lines from Arrow's read of it, a column at a
@@ -276,14 +287,11 @@ def _zeek_json_lines(labeled: LabeledChunk, header: Header, suffixes: list[str],
     import pyarrow.compute as pc
 
     chunk = labeled.chunk
-    table = chunk.json_table
     n_in = len(header.fields) - len(LABEL_FIELDS)
-    if (table is None or not chunk.plain_json or chunk.errors or labeled.labels is None or not n_in
-            or len(header.separator) != 1):
+    text = _plain_json_text(labeled)
+    if text is None or not n_in or len(header.separator) != 1:
         return None
-    text = "\n".join(chunk.json_lines)
-    if '"slam.' in text:  # (in a text too: those chunks go row by row)
-        return None
+    table = chunk.json_table
     cells = []
     for name, ztype in zip(header.fields[:n_in], header.types[:n_in], strict=True):
         found = _zeek_json_values(table.column(name), name, ztype, header, text)
@@ -891,12 +899,10 @@ def _csv_arrow_json(labeled: LabeledChunk, columns: list[str]) -> memoryview | N
     csv writer makes of ``csv_cell(row.get(c))`` for each row of :func:`rows_as_dicts`.  None
     for chunks Arrow cannot take."""
     chunk = labeled.chunk
+    text = _plain_json_text(labeled)
+    if text is None:
+        return None
     table = chunk.json_table
-    if table is None or not chunk.plain_json or chunk.errors or labeled.labels is None:
-        return None
-    text = "\n".join(chunk.json_lines)
-    if '"slam.' in text:  # (in a text too: those chunks go row by row)
-        return None
     dicts, which = _label_table(labeled)
     cells = []
     for name in columns:
@@ -1481,13 +1487,10 @@ def _ecs_columns_json(labeled: LabeledChunk) -> _EcsColumns | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    chunk = labeled.chunk
-    table = chunk.json_table
-    if table is None or not chunk.plain_json or chunk.errors or labeled.labels is None:
+    text = _plain_json_text(labeled)
+    if text is None or "null" in text:  # (in a text too: that chunk goes row by row)
         return None
-    text = "\n".join(chunk.json_lines)
-    if "null" in text or '"slam.' in text:  # (in a text too: those chunks go row by row)
-        return None
+    table = labeled.chunk.json_table
 
     def column(name: str) -> pa.Array:
         return table.column(name).combine_chunks()
