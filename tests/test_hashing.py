@@ -51,3 +51,19 @@ def test_first_seen_texts_is_pandas_factorize():
     want_codes, want_distinct = pd.factorize(texts)
     assert np.array_equal(codes, want_codes)
     assert distinct.dtype == object and distinct.tolist() == want_distinct.tolist()
+
+
+def test_first_seen_texts_keeps_apart_values_whose_hashes_are_equal():
+    # first_seen_texts groups by Python's hash, then checks each value against the first of
+    # its group: CPython gives these pairs equal hashes, and they must still get two codes
+    values = np.array(["abc", b"abc", -1, -2, "abc", -2, b"abc", "x"], dtype=object)
+    assert hash("abc") == hash(b"abc") and hash(-1) == hash(-2)
+    codes, distinct = first_seen_texts(values)
+    assert codes.tolist() == [0, 1, 2, 3, 0, 3, 1, 4]
+    assert distinct.tolist() == ["abc", b"abc", -1, -2, "x"]
+    # one NaN object twice: not equal to itself, yet one value, as for a dict keyed by it
+    nan = float("nan")
+    codes, distinct = first_seen_texts(np.array(["a", nan, "a", nan], dtype=object))
+    assert codes.tolist() == [0, 1, 0, 1] and distinct[0] == "a"
+    empty_codes, empty_distinct = first_seen_texts(np.empty(0, dtype=object))
+    assert len(empty_codes) == len(empty_distinct) == 0
