@@ -1292,9 +1292,11 @@ class ServerDiagnoser:
             rc[need] = _open_counts(w["srv"], w["start"], w["end"], srv[need], t[need])
         need = ~np.isfinite(oc)
         if need.any():
-            grp = _group_codes(np.concatenate([w["srv"], srv[need]]), np.concatenate([w["ch"], b["ch"][need]]))
-            nw = len(w["srv"])
-            oc[need] = _open_counts(grp[:nw], w["start"], w["end"], grp[nw:], t[need])
+            # the queries numbered first: their groups then go in server order, as the batch does,
+            # so the lookups of one server stay in one stretch of the sorted keys (cache-friendly)
+            grp = _group_codes(np.concatenate([srv[need], w["srv"]]), np.concatenate([b["ch"][need], w["ch"]]))
+            nq = int(need.sum())
+            oc[need] = _open_counts(grp[nq:], w["start"], w["end"], grp[:nq], t[need])
 
         # concurrency histograms (total and same-client) per category
         hs = _HIST_SLOT[cat]
