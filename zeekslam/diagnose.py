@@ -1285,12 +1285,18 @@ class ServerDiagnoser:
         srv, t, tout, cat = b["srv"], b["t"], b["tout"], b["cat"].astype(np.int64)
         rc, oc = b["rc"].copy(), b["oc"].copy()
         w = self.window
+        hs = _HIST_SLOT[cat]
+        # a concurrency is only read for the histograms' categories (and, the total one, by the
+        # plot's samples): the rest (a scan's rejected and unanswered probes, mostly) is not counted
+        used = hs >= 0
         S.zc[: self._n] += np.bincount(srv[np.isfinite(rc)], minlength=self._n)
         need = ~np.isfinite(rc)
+        S.cc[: self._n] += np.bincount(srv[need], minlength=self._n)
+        if not self.plot_data:
+            need &= used
         if need.any():
-            S.cc[: self._n] += np.bincount(srv[need], minlength=self._n)
             rc[need] = _open_counts(w["srv"], w["start"], w["end"], srv[need], t[need])
-        need = ~np.isfinite(oc)
+        need = ~np.isfinite(oc) & used
         if need.any():
             # the queries numbered first: their groups then go in server order, as the batch does,
             # so the lookups of one server stay in one stretch of the sorted keys (cache-friendly)
@@ -1299,7 +1305,6 @@ class ServerDiagnoser:
             oc[need] = _open_counts(grp[nq:], w["start"], w["end"], grp[:nq], t[need])
 
         # concurrency histograms (total and same-client) per category
-        hs = _HIST_SLOT[cat]
         keys = []
         for which, conc in ((0, rc), (1, oc)):
             m = (hs >= 0) & np.isfinite(conc)
