@@ -114,12 +114,13 @@ def iter_text(
             )
         if d.door_events:
             turned = [c for c in d.clients if c.refused + c.rejected + c.no_answer]
+            others = [c for c in d.clients if not (c.refused + c.rejected + c.no_answer)]
             parts = [
                 f"{sanitize(c.client)} served {c.served}/{c.attempts}"
                 + (f", refused {c.refused}" if c.refused else "")
                 + (f", rejected {c.rejected}" if c.rejected else "")
                 + (f", unanswered {c.no_answer}" if c.no_answer else "")
-                for c in (turned + [c for c in d.clients if c not in turned])[:max_clients]
+                for c in (turned + others)[:max_clients]
             ]
             more = len(d.clients) - max_clients
             if parts:
