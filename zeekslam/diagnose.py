@@ -950,8 +950,7 @@ class ServerDiagnoser:
         self._hid: dict[str, int] = {}
         self._hid_free: list[int] = []
         self._hid_live = np.zeros(0, np.int64)  # live endpoints per host id
-        self._hname = np.empty(0, object)  # host text per host id
-        self._host = np.empty(0, object)  # per slot
+        self._hname = np.empty(0, object)  # host text per host id (a slot's is _hname[s.hid[slot]])
         self._born = 0  # endpoints created, for first-seen order
         self._free: list[int] = []
         self._n = 0  # slots handed out
@@ -985,7 +984,9 @@ class ServerDiagnoser:
     @property
     def servers(self) -> list[str]:
         """The endpoints tracked so far (``IP:PORT``)."""
-        return [format_endpoint(self._host[s], int(self.s.port[s])) for s in self._live_slots()]
+        slots = self._live_slots()
+        return [format_endpoint(h, p) for h, p in zip(self._hname[self.s.hid[slots]].tolist(),
+                                                       self.s.port[slots].tolist(), strict=True)]
 
     def state_size(self) -> dict[str, int]:
         """How much is held, for tests and benchmarks (all bounded by the options)."""
@@ -1110,8 +1111,6 @@ class ServerDiagnoser:
         rows += range(self._n, self._n + m - nf)
         self._n += m - nf
         self.s.ensure(self._n)
-        if len(self._host) < self.s.cap:
-            self._host = _grow(self._host, self.s.cap, None)
         rows = np.asarray(rows, np.int64)
         S = self.s
         S.reset(rows)  # in bulk: one assignment per column
@@ -1120,7 +1119,6 @@ class ServerDiagnoser:
         S.hid[rows], S.port[rows] = hid, keys & 0xFFFF
         S.born[rows] = np.arange(self._born, self._born + m)
         self._born += m
-        self._host[rows] = self._hname[hid]
         np.add.at(self._hid_live, hid, 1)
         ek = np.concatenate([self._ek, keys])
         es = np.concatenate([self._es, rows])
@@ -1688,7 +1686,6 @@ class ServerDiagnoser:
         slots = S.slot[victims]
         self._free_slots += slots[slots >= 0].tolist()
         self._free.extend(vic)
-        self._host[victims] = None
         # the rest of the columns are reset when the slot is handed out again
         S.alive[victims] = False
         S.slot[victims] = -1
@@ -1777,7 +1774,7 @@ class ServerDiagnoser:
         ).tolist()
         sv = [S.first[slots].tolist(), S.last[slots].tolist(), S.accepted[slots].tolist(), S.rad[slots].tolist(),
               S.zc[slots].tolist(), S.cc[slots].tolist(), S.nseen[slots].tolist(), S.port[slots].tolist()]
-        hosts = self._host[slots].tolist()
+        hosts = self._hname[S.hid[slots]].tolist()
         for j, s in enumerate(slots.tolist()):
             timeline = {"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT}
             if not self.plot_data:
