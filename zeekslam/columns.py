@@ -103,7 +103,7 @@ def first_seen_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(items) and bool((distinct[codes] == values).all()):
         return codes, distinct
     table: dict = {}
-    codes = np.fromiter((table.setdefault(v, len(table)) for v in values.tolist()), np.int64, len(values))
+    codes = np.fromiter((table.setdefault(v, len(table)) for v in items), np.int64, len(items))
     distinct = np.empty(len(table), dtype=object)
     distinct[:] = list(table)
     return codes, distinct

@@ -1305,7 +1305,7 @@ class ServerDiagnoser:
         # concurrency histograms (total and same-client) per category
         keys = []
         for which, conc in ((0, rc), (1, oc)):
-            m = (hs >= 0) & np.isfinite(conc)
+            m = used & np.isfinite(conc)
             lvl = np.minimum(conc[m], 65535).astype(np.int64)
             keys.append((srv[m] << 20) | (which << 19) | (hs[m] << 16) | lvl)
         self._hist.add(np.concatenate(keys))
