@@ -347,6 +347,19 @@ def test_hostile_reply_text_is_escaped_in_text_and_json():
     assert sanitize("a\tb\nc\x9b") == "a\\x09b\\x0ac\\x9b"
 
 
+def test_sanitize_passes_printable_text_and_escapes_every_unsafe_character():
+    # sanitize returns printable text as it is (the em dash of every summary, an IDN reply):
+    # that is only right if no character its pattern escapes is printable, checked here for
+    # every code point
+    from zeekslam.report import _UNSAFE
+
+    unsafe = [chr(c) for c in range(0x110000) if _UNSAFE.match(chr(c))]
+    assert len(unsafe) > 2000 and not any(c.isprintable() for c in unsafe)
+    printable = "127.0.0.1:21 \u2014 caf\u00e9 \u00bb r\u00e9ponse"
+    assert sanitize(printable) is printable
+    assert sanitize("ok \u2014 \u200bhidden\u2028") == "ok \u2014 \\u200bhidden\\u2028"
+
+
 def test_json_document_is_complete(mixed):
     doc = json.loads(render_json(list(mixed.values())))
     assert doc["servers_total"] == 3

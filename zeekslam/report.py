@@ -47,7 +47,7 @@ def _escape(m: re.Match) -> str:
 def sanitize(text: object) -> str:
     """Log-derived text made safe for a terminal: control/format characters escaped."""
     text = str(text)
-    if text.isascii() and text.isprintable():  # the usual case: nothing _UNSAFE matches
+    if text.isprintable():  # the usual case: every character _UNSAFE names is unprintable (tested)
         return text
     return _UNSAFE.sub(_escape, text)
 
