@@ -214,8 +214,7 @@ def _splice(labeled: LabeledChunk, table: list[str], index: np.ndarray) -> memor
     separator = arrow_binary([chunk.header.separator])  # a scalar from an array: pa.scalar imports pandas
     suffixes = arrow_binary(table).take(arrow_indices(index))
     joined = pc.binary_join_element_wise(lines, suffixes, separator[0])
-    ends = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=n + 1, offset=joined.offset * 4)
-    return memoryview(joined.buffers()[2])[ends[0]:ends[n]]
+    return _values_bytes(joined, n)
 
 
 def write_zeek(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
@@ -303,8 +302,7 @@ def _zeek_json_lines(labeled: LabeledChunk, header: Header, suffixes: list[str],
                                         null_replacement=header.unset_field)
     lines = pc.binary_join_element_wise(lines, _arrow_literal("\n"), _arrow_literal(""))
     n = len(chunk)
-    ends = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=lines.offset * 4)
-    return memoryview(lines.buffers()[2])[ends[0]:ends[n] - 1]
+    return _values_bytes(lines, n)[:-1]  # no last newline: a writer's pieces are joined by one
 
 
 def _zeek_json_values(column: pa.ChunkedArray, name: str, ztype: str, header: Header,
@@ -692,8 +690,7 @@ def _json_arrow(labeled: LabeledChunk) -> memoryview | None:
         fragments.append(arrow_binary(tails).take(arrow_indices(index)))
         members = pc.binary_join_element_wise(*fragments, scalar(", "), null_handling="skip")
         lines = pc.binary_join_element_wise(scalar("{"), members, scalar("}\n"), scalar(""))
-    ends = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=lines.offset * 4)
-    return memoryview(lines.buffers()[2])[ends[0]:ends[n] - 1]
+    return _values_bytes(lines, n)[:-1]  # no last newline: a writer's pieces are joined by one
 
 
 def write_json(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
@@ -953,8 +950,7 @@ def _csv_lines_of(cells: list[pa.Array | pa.Scalar], n: int) -> memoryview:
     lines = pc.binary_join_element_wise(*cells, _arrow_literal(","), null_handling="replace",
                                         null_replacement="")
     lines = pc.binary_join_element_wise(lines, _arrow_literal("\n"), _arrow_literal(""))
-    ends = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=lines.offset * 4)
-    return memoryview(lines.buffers()[2])[ends[0]:ends[n] - 1]
+    return _values_bytes(lines, n)[:-1]  # no last newline: a writer's pieces are joined by one
 
 
 def write_csv(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
@@ -1563,8 +1559,13 @@ def _ecs_lines_of(leaves: dict[str, pa.Array | str], n: int) -> memoryview:
         parts.append(pc.binary_join_element_wise(*pieces, text("")))
         start += count
     lines = parts[0] if len(parts) == 1 else pa.concat_arrays(parts).take(arrow_indices(np.argsort(by_shape)))
-    ends = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=lines.offset * 4)
-    return memoryview(lines.buffers()[2])[ends[0]:ends[n] - 1]
+    return _values_bytes(lines, n)[:-1]  # no last newline: a writer's pieces are joined by one
+
+
+def _values_bytes(values: pa.Array, n: int) -> memoryview:
+    """The bytes of the ``n`` values of a string or binary array laid end to end (no copy)."""
+    ends = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
+    return memoryview(values.buffers()[2])[ends[0]:ends[n]]
 
 
 @functools.lru_cache(maxsize=1024)
