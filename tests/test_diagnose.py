@@ -516,6 +516,46 @@ def test_folded_hosts_count_distinct_clients_up_to_eight():
     assert "from 8+ client(s)" in out[f"{host}:*"].summary
 
 
+def test_a_host_folded_before_keeps_its_entry_when_the_entries_are_full():
+    """A host whose targets were all folded (so its id was given up) and that comes back after
+    ``max_folded_hosts`` entries exist: its new targets join its own entry, not "(other hosts)"."""
+    one = pd.concat(frames("port_closed"), ignore_index=True).iloc[:1]
+    t0 = float(one.ts.iloc[0])
+    seq = [("10.9.1.1", 1), ("10.9.1.1", 2)] + [("10.9.2.2", p) for p in range(1, 6)]
+    seq += [("10.9.3.3", p) for p in range(1, 6)] + [("10.9.1.1", 10)] + [("10.9.4.4", p) for p in range(1, 6)]
+    diag = ServerDiagnoser(max_probe_servers=4, max_folded_hosts=2, batch_rows=1)
+    for i, (host, port) in enumerate(seq):
+        diag.add(one.assign(**{"id.resp_h": host, "id.resp_p": float(port), "ts": t0 + i}))
+    out = by_server(diag.finish())
+    assert out["10.9.1.1:*"].ports_folded == 3  # ports 1, 2 and, after it came back, 10
+    assert out["10.9.2.2:*"].ports_folded == 5
+    assert out["(other hosts):*"].ports_folded > 0  # 10.9.3.3 and 10.9.4.4: past the cap
+    assert sum(d.ports_folded or 1 for d in out.values()) == len(seq)
+
+
+def test_a_scan_target_that_completes_a_handshake_becomes_a_server_with_its_attempts():
+    """Rejected attempts (real lab rows) before an endpoint's first handshake are counted on the
+    server it becomes, and make a crash run that its first success ends."""
+    rejected = pd.concat(frames("port_closed"), ignore_index=True)
+    served = pd.concat(frames("normal"), ignore_index=True)
+    served = served[(served["slam.label"] == "completed") & (served["service"] != "ftp-data")].iloc[:1]
+    host, port = rejected["id.resp_h"].iloc[0], float(rejected["id.resp_p"].iloc[0])
+    later = float(rejected.ts.max()) + 10
+    served = served.assign(**{"id.resp_h": host, "id.resp_p": port, "id.orig_h": rejected["id.orig_h"].iloc[0],
+                              "ts": later})
+    diag = ServerDiagnoser(batch_rows=1)
+    diag.add(rejected)
+    assert diag.state_size()["probe_targets"] == 1 and diag.state_size()["servers"] == 0
+    diag.add(served)
+    assert diag.state_size()["probe_targets"] == 0 and diag.state_size()["servers"] == 1
+    (d,) = diag.finish()
+    assert d.label_counts == {"rejected": 3, "completed": 1}
+    assert d.first_ts == float(rejected.ts.min())
+    (w,) = d.crash_windows
+    assert (w.events, w.recovered_at, w.preceded_by_success) == (3, later, False)
+    assert (w.start, w.end) == (float(rejected.ts.min()), float(rejected.ts.max()))
+
+
 def _scan_stream() -> list[pd.DataFrame]:
     """Real lab rows (mixed_dev's servers, port_closed's rejected SYNs re-aimed at 40 closed ports,
     shifted in time): enough endpoints for folding to happen many times."""

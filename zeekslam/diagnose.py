@@ -53,8 +53,13 @@ thinned evenly (``sample_points``/``sample_served``).  Per client: only on serve
 that turned someone away after the handshake, from that moment on
 (``max_clients`` per server, ``max_pairs`` in all; more are pooled as "other
 clients").  Endpoints that never completed a handshake -- a port scan's targets --
-are folded, beyond ``max_probe_servers``, into one ``host:*`` entry per host.  So
-memory follows the number of servers and options, not the number of rows.
+are not servers: they are kept apart, as counts only (labels, first and last time,
+the first clients), beyond ``max_probe_servers`` folded into one ``host:*`` entry per
+host, least recent first.  A target's first handshake makes it a server, with its
+counts, and its attempts until then as one crash run that a success ends; with
+``--plot`` its timeline goes on (a target has no plot points: no session, no
+concurrency).  So memory follows the number of servers and options, not the number
+of rows, and a scan costs a few numpy passes per batch, not a server's machinery.
 """
 
 from __future__ import annotations
@@ -477,6 +482,10 @@ LABELS = tuple(LABEL_CATEGORY)
 _LABEL_INDEX = {name: i for i, name in enumerate(LABELS)}
 NL = len(LABELS)
 _LABEL_CAT = np.array([LABEL_CATEGORY[name] for name in LABELS], np.int64)
+_LAB_CATS = np.zeros((NL, NCAT), np.int64)  # label counts @ _LAB_CATS = category counts
+_LAB_CATS[np.arange(NL), _LABEL_CAT] = 1
+_NO_HS_LAB = np.array([name in _NO_HANDSHAKE for name in LABELS])  # never got past the SYN
+_LAB_EVENT = _EVENT[_LABEL_CAT]
 
 # pair (server, client) counters
 P_SERVED, P_AC, P_REJ, P_NOANS, P_OTHER, P_AMID = range(6)
@@ -601,7 +610,6 @@ _SERVER_COLS = {
     "tracking": (np.bool_, (), False),
     "npairs": (np.int64, (), 0),
     "nseen": (np.int64, (), 0),
-    "alive": (np.bool_, (), False),
     "slot": (np.int64, (), -1),
     "nfinal": (np.int64, (), 0),
     "stride": (np.int64, (2,), 1),
@@ -612,8 +620,22 @@ _SERVER_COLS = {
     "born": (np.int64, (), 0),
     "seen": (np.int64, (_MAX_SEEN,), 0),  # first distinct client hashes (nseen of them)
 }
-_FOLD_COLS = {
-    "cat": (np.int64, (NCAT,), 0),
+_PROBE_COLS = {  # an endpoint that never completed a handshake (a scan's target): counts only
+    "lab": (np.int64, (NL,), 0),
+    "first": (np.float64, (), np.inf),
+    "last": (np.float64, (), -np.inf),
+    "efirst": (np.float64, (), np.inf),  # its rejected / unanswered attempts: first and last
+    "elast": (np.float64, (), -np.inf),
+    "zc": (np.int64, (), 0),
+    "cc": (np.int64, (), 0),
+    "nseen": (np.int64, (), 0),
+    "seen": (np.int64, (_MAX_SEEN,), 0),
+    "hid": (np.int64, (), -1),
+    "port": (np.int64, (), 0),
+    "born": (np.int64, (), 0),
+    "slot": (np.int64, (), -1),  # timeline slot (with plot data), or -1
+}
+_FOLD_COLS = {  # categories are the labels' (``lab @ _LAB_CATS``), made at the end
     "lab": (np.int64, (NL,), 0),
     "ports": (np.int64, (), 0),
     "first": (np.float64, (), np.inf),
@@ -734,6 +756,11 @@ class ServerRows:
         """Rows ``start:stop`` (views; the address texts are shared)."""
         cut = {name: None if value is None else value[start:stop] for name, value in self._per_row().items()}
         return ServerRows(rows=stop - start, htext=self.htext, otext=self.otext, **cut)
+
+    def take(self, idx: np.ndarray) -> ServerRows:
+        """Rows ``idx`` (the address texts are shared)."""
+        cut = {name: None if value is None else value[idx] for name, value in self._per_row().items()}
+        return ServerRows(rows=len(idx), htext=self.htext, otext=self.otext, **cut)
 
     @classmethod
     def concat(cls, parts: Sequence[ServerRows]) -> ServerRows:
@@ -926,8 +953,8 @@ class ServerDiagnoser:
     thinned set of plot points; per client only on servers that turned someone away
     (``max_clients`` per server, ``max_pairs`` in all); pending events and session
     intervals up to ``max_pending``/``max_window``.  Endpoints that never completed a
-    handshake (a port scan's targets) are folded, beyond ``max_probe_servers``, into
-    one ``host:*`` entry per host (``max_folded_hosts``).
+    handshake (a port scan's targets) are counted apart from the servers and folded,
+    beyond ``max_probe_servers``, into one ``host:*`` entry per host (``max_folded_hosts``).
     """
 
     def __init__(self, options: DiagnoseOptions | None = None, *, plot_data: bool = True, **overrides):
@@ -951,10 +978,18 @@ class ServerDiagnoser:
         self._hid_free: list[int] = []
         self._hid_live = np.zeros(0, np.int64)  # live endpoints per host id
         self._hname = np.empty(0, object)  # host text per host id (a slot's is _hname[s.hid[slot]])
+        self._hfold = np.zeros(0, np.int64)  # folded host:* entry per host id, -1 until it has one
         self._born = 0  # endpoints created, for first-seen order
-        self._free: list[int] = []
-        self._n = 0  # slots handed out
+        self._n = 0  # server slots handed out (a server is never dropped)
         self.s = _Columns(_SERVER_COLS)
+        # a port scan's targets, apart from the servers and cheaper: endpoints whose rows never
+        # got past the SYN, as counts only, in a table of their own (sorted keys -> probe slot);
+        # the first handshake makes one a server, with what it gathered
+        self._pk = np.empty(0, np.int64)
+        self._ps = np.empty(0, np.int64)
+        self._pfree: list[int] = []
+        self._pn = 0  # probe slots handed out
+        self.r = _Columns(_PROBE_COLS)
         self.p = _Columns(_PAIR_COLS)
         self._pair: dict[tuple[int, str], int] = {}
         self._pair_ip: list[str] = []
@@ -973,7 +1008,7 @@ class ServerDiagnoser:
         self._bin_start = np.empty(0)
         self._bin_width = np.empty(0)
         self._nbinslots = 0  # timeline slots handed out
-        self._free_slots: list[int] = []
+        self._free_slots: list[int] = []  # given back by a scan's targets when folded
         # folded ``host:*`` entries, in creation order
         self._fold_id: dict[str, int] = {}
         self._fold = _Columns(_FOLD_COLS)
@@ -983,15 +1018,20 @@ class ServerDiagnoser:
 
     @property
     def servers(self) -> list[str]:
-        """The endpoints tracked so far (``IP:PORT``)."""
-        slots = self._live_slots()
-        return [format_endpoint(h, p) for h, p in zip(self._hname[self.s.hid[slots]].tolist(),
-                                                       self.s.port[slots].tolist(), strict=True)]
+        """The endpoints tracked so far (``IP:PORT``), servers and a scan's targets, in first-seen order."""
+        S, R, ps = self.s, self.r, self._ps
+        born = np.concatenate([S.born[self._es], R.born[ps]])
+        hid = np.concatenate([S.hid[self._es], R.hid[ps]])
+        port = np.concatenate([S.port[self._es], R.port[ps]])
+        order = np.argsort(born, kind="stable")
+        return [format_endpoint(h, p) for h, p in zip(self._hname[hid[order]].tolist(),
+                                                       port[order].tolist(), strict=True)]
 
     def state_size(self) -> dict[str, int]:
         """How much is held, for tests and benchmarks (all bounded by the options)."""
         return {
             "servers": len(self._ek),
+            "probe_targets": len(self._pk),
             "pairs": len(self._pair),
             "pending": len(self.pending["t"]),
             "window": len(self.window["start"]),
@@ -1031,9 +1071,22 @@ class ServerDiagnoser:
         return parts[0] if len(parts) == 1 else ServerRows.concat(parts)
 
     def _fold_rows(self, rows: ServerRows) -> None:
-        srv = self._servers_of(rows.hcode, rows.htext, rows.port)
-        self._ingest(srv, rows.cat, rows.lab_idx, rows.ts, rows.end, rows.ob, rows.ocode, rows.otext, rows.ch,
-                     rows.kind, rows.reply, rows.rc, rows.oc)
+        key, ids = self._endpoint_keys(rows.hcode, rows.htext, rows.port)
+        opens = ~_NO_HS_LAB[rows.lab_idx]
+        for texts in (rows.kind, rows.reply):  # a refusal kind or a reply is a server's word
+            if texts is not None:
+                opens |= texts != ""
+        srv = self._servers_of(key, ids, opens)
+        probe = srv < 0
+        if probe.any():
+            p = np.flatnonzero(probe)
+            self._probes_add(key[p], rows.lab_idx[p], rows.ts[p], rows.end[p], rows.ocode[p], len(rows.otext),
+                             rows.ch[p], rows.rc[p])
+            keep = np.flatnonzero(~probe)
+            rows, srv = rows.take(keep), srv[keep]
+        if len(srv):
+            self._ingest(srv, rows.cat, rows.lab_idx, rows.ts, rows.end, rows.ob, rows.ocode, rows.otext, rows.ch,
+                         rows.kind, rows.reply, rows.rc, rows.oc)
         self._flush()
         self._evict()
 
@@ -1052,17 +1105,18 @@ class ServerDiagnoser:
         # tens of thousands of small acyclic objects: cyclic GC passes would only cost time
         with _gc_paused():
             out = list(self._diagnoses())
+            out += self._probe_diagnoses()
             F = self._fold
             nf = len(self._fold_id)
-            cols = zip(F.cat[:nf].tolist(), F.lab[:nf].tolist(), F.ports[:nf].tolist(), F.first[:nf].tolist(),
-                       F.last[:nf].tolist(), F.ncl[:nf].tolist(), strict=True)
+            cols = zip((F.lab[:nf] @ _LAB_CATS).tolist(), F.lab[:nf].tolist(), F.ports[:nf].tolist(),
+                       F.first[:nf].tolist(), F.last[:nf].tolist(), F.ncl[:nf].tolist(), strict=True)
             out += [_folded_verdict(h, *c, self.options) for h, c in zip(self._fold_id, cols, strict=True)]
             return rank(out)
 
     # ---- ingest -------------------------------------------------------------------------
 
-    def _servers_of(self, hcode: np.ndarray, htext: np.ndarray, port: np.ndarray) -> np.ndarray:
-        """Server slot per row: endpoints looked up in bulk, new ones given slots in bulk."""
+    def _endpoint_keys(self, hcode: np.ndarray, htext: np.ndarray, port: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Endpoint key per row (host id << 16 | port), and the host ids in order of first appearance."""
         port = np.clip(port, 0, 65535)
         hu = first_seen(hcode)[1]  # host codes in order of first appearance among the kept rows
         ids = np.fromiter(map(self._hid.get, htext[hu].tolist(), repeat(-1)), np.int64, len(hu))
@@ -1071,23 +1125,31 @@ class ServerDiagnoser:
                 ids[i] = self._new_host(htext[hu[i]])
         hid = np.full(len(htext), -1, np.int64)
         hid[hu] = ids
-        key = (hid[hcode] << 16) | port
+        return (hid[hcode] << 16) | port, ids
+
+    def _servers_of(self, key: np.ndarray, ids: np.ndarray, opens: np.ndarray) -> np.ndarray:
+        """Server slot per row, -1 for a scan's target: endpoints looked up in bulk, and those
+        with a row that ``opens`` (got past the SYN) made servers in bulk."""
         codes, uk = first_seen(key)
         pos = np.searchsorted(self._ek, uk)
         found = pos < len(self._ek)
         found[found] = self._ek[pos[found]] == uk[found]
-        slot = np.empty(len(uk), np.int64)
+        slot = np.full(len(uk), -1, np.int64)
         slot[found] = self._es[pos[found]]
         if not found.all():
-            # new endpoints get slots in order of (host's first appearance, port)
-            nk = uk[~found]
-            by_id = np.argsort(ids)
-            host_pos = by_id[np.searchsorted(ids[by_id], nk >> 16)]
-            new_order = np.argsort(host_pos * 65536 + (nk & 0xFFFF), kind="stable")
-            nk = nk[new_order]
-            rows = self._new_servers(nk)
-            idx = np.flatnonzero(~found)[new_order]
-            slot[idx] = rows
+            new = np.zeros(len(uk), bool)
+            new[codes[opens]] = True
+            new &= ~found
+            if new.any():
+                # new servers get slots in order of (host's first appearance, port)
+                nk = uk[new]
+                by_id = np.argsort(ids)
+                host_pos = by_id[np.searchsorted(ids[by_id], nk >> 16)]
+                new_order = np.argsort(host_pos * 65536 + (nk & 0xFFFF), kind="stable")
+                nk = nk[new_order]
+                made = self._new_servers(nk)
+                slot[np.flatnonzero(new)[new_order]] = made
+                self._promote(nk, made)
         return slot[codes]
 
     def _new_host(self, text: str) -> int:
@@ -1098,23 +1160,29 @@ class ServerDiagnoser:
             if h >= len(self._hid_live):
                 self._hid_live = _grow(self._hid_live, max(1024, 2 * len(self._hid_live)), 0)
                 self._hname = _grow(self._hname, len(self._hid_live), None)
+                self._hfold = _grow(self._hfold, len(self._hid_live), -1)
         self._hid[text] = h
         self._hname[h] = text
         return h
 
+    def _release_hosts(self, hid: np.ndarray) -> None:
+        """One endpoint of each entry of ``hid`` is gone: hosts left with none give up their id."""
+        np.subtract.at(self._hid_live, hid, 1)
+        gone = np.unique(hid[self._hid_live[hid] == 0])
+        for h in self._hname[gone].tolist():
+            del self._hid[h]
+        self._hname[gone] = None
+        self._hfold[gone] = -1
+        self._hid_free.extend(gone.tolist())
+
     def _new_servers(self, keys: np.ndarray) -> np.ndarray:
-        """Slots for new endpoints (keys in creation order): freed slots last-in first, then new ones."""
+        """Slots for new servers (keys in creation order); a slot is never reused, so its columns
+        hold their initial values already."""
         m = len(keys)
-        nf = min(m, len(self._free))
-        rows = self._free[len(self._free) - nf :][::-1]
-        del self._free[len(self._free) - nf :]
-        rows += range(self._n, self._n + m - nf)
-        self._n += m - nf
+        rows = np.arange(self._n, self._n + m, dtype=np.int64)
+        self._n += m
         self.s.ensure(self._n)
-        rows = np.asarray(rows, np.int64)
         S = self.s
-        S.reset(rows)  # in bulk: one assignment per column
-        S.alive[rows] = True
         hid = keys >> 16
         S.hid[rows], S.port[rows] = hid, keys & 0xFFFF
         S.born[rows] = np.arange(self._born, self._born + m)
@@ -1126,6 +1194,118 @@ class ServerDiagnoser:
         self._ek, self._es = ek[order], es[order]
         return rows
 
+    # ---- a port scan's targets ----------------------------------------------------------
+
+    def _probes_add(self, key, lab_idx, ts, end, ocode, ntexts, ch, rc) -> None:
+        """Count rows of endpoints that never got past the SYN (a scan's targets)."""
+        codes, uk = first_seen(key)
+        pos = np.searchsorted(self._pk, uk)
+        found = pos < len(self._pk)
+        found[found] = self._pk[pos[found]] == uk[found]
+        ps = np.empty(len(uk), np.int64)
+        ps[found] = self._ps[pos[found]]
+        if not found.all():
+            ps[~found] = self._new_probes(uk[~found])  # in order of first appearance
+        p = ps[codes]
+        R = self.r
+        np.add.at(R.lab.reshape(-1), p * NL + lab_idx, 1)
+        np.minimum.at(R.first, p, ts)
+        np.maximum.at(R.last, p, end)
+        ev = _LAB_EVENT[lab_idx]  # rejected and unanswered: what a crash run would count
+        if ev.any():
+            pe, te = p[ev], ts[ev]
+            np.minimum.at(R.efirst, pe, te)
+            np.maximum.at(R.elast, pe, te)
+            zeek = np.isfinite(rc[ev])
+            R.zc[: self._pn] += np.bincount(pe[zeek], minlength=self._pn)
+            R.cc[: self._pn] += np.bincount(pe[~zeek], minlength=self._pn)
+            if self.plot_data:
+                self._probe_bins(pe, te)
+        _remember_clients(R.nseen, R.seen, p, ocode, ntexts, ch)
+
+    def _probe_bins(self, p: np.ndarray, t: np.ndarray) -> None:
+        """Timelines of targets with two attempts or more (counted already): every one turned away."""
+        R = self.r
+        ok = np.isfinite(t)
+        p, t = p[ok], t[ok]
+        want = np.unique(p[(R.slot[p] < 0) & (R.lab[p][:, _LAB_EVENT].sum(axis=1) >= 2)])
+        if len(want):
+            owners, got = self._bin_slots_for(want)
+            R.slot[owners] = got
+        order = np.lexsort((t, p))
+        p, t = p[order], t[order]
+        self._bin_counts(R.slot[p], t, np.ones(len(p), np.int64))
+
+    def _new_probes(self, keys: np.ndarray) -> np.ndarray:
+        """Probe slots for new targets (keys in creation order): freed ones last-in first, then new."""
+        m = len(keys)
+        nf = min(m, len(self._pfree))
+        rows = self._pfree[len(self._pfree) - nf :][::-1]
+        del self._pfree[len(self._pfree) - nf :]
+        rows += range(self._pn, self._pn + m - nf)
+        self._pn += m - nf
+        R = self.r
+        R.ensure(self._pn)
+        rows = np.asarray(rows, np.int64)
+        if nf:
+            R.reset(rows[:nf])
+        hid = keys >> 16
+        R.hid[rows], R.port[rows] = hid, keys & 0xFFFF
+        R.born[rows] = np.arange(self._born, self._born + m)
+        self._born += m
+        np.add.at(self._hid_live, hid, 1)
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(self._pk, keys[order])
+        self._pk = np.insert(self._pk, at, keys[order])
+        self._ps = np.insert(self._ps, at, rows[order])
+        return rows
+
+    def _drop_probes(self, at: np.ndarray) -> None:
+        """Forget the targets at positions ``at`` of the sorted keys."""
+        ps = self._ps[at]
+        keep = np.ones(len(self._pk), bool)
+        keep[at] = False
+        self._pk, self._ps = self._pk[keep], self._ps[keep]
+        self._pfree.extend(ps.tolist())
+        self._release_hosts(self.r.hid[ps])
+
+    def _promote(self, keys: np.ndarray, slots: np.ndarray) -> None:
+        """Targets that completed a handshake at last: their counts and clients go to the new
+        server slots, and their rejected or unanswered attempts open a crash run (they came
+        before the first handshake, so a success after them ends it)."""
+        if not len(self._pk):
+            return
+        at = np.searchsorted(self._pk, keys)
+        hit = at < len(self._pk)
+        hit[hit] = self._pk[at[hit]] == keys[hit]
+        if not hit.any():
+            return
+        at, s = at[hit], slots[hit]
+        ps = self._ps[at]
+        R, S = self.r, self.s
+        lab = R.lab[ps]
+        cat = lab @ _LAB_CATS
+        S.lab[s] += lab
+        S.cat[s] += cat
+        S.first[s] = np.minimum(S.first[s], R.first[ps])
+        S.last[s] = np.maximum(S.last[s], R.last[ps])
+        S.wm[s] = np.maximum(S.wm[s], R.last[ps])
+        S.zc[s] += R.zc[ps]
+        S.cc[s] += R.cc[ps]
+        S.nseen[s], S.seen[s] = R.nseen[ps], R.seen[ps]  # a new slot has none yet
+        S.slot[s] = R.slot[ps]  # the timeline goes on
+        nev = cat[:, REJECTED] + cat[:, NO_ANSWER]
+        S.nfinal[s] += nev
+        ran = nev > 0
+        # a success that started before the last attempt does not end the run (as when logged late)
+        S.frontier[s[ran]] = R.elast[ps[ran]]
+        for j in np.flatnonzero(ran).tolist():
+            seen = R.seen[ps[j], : R.nseen[ps[j]]].tolist()
+            self._open[int(s[j])] = {"start": float(R.efirst[ps[j]]), "end": float(R.elast[ps[j]]),
+                                     "first": float(R.efirst[ps[j]]), "n": int(nev[j]), "clients": set(seen),
+                                     "kinds": cat[j].tolist(), "preceded": False}
+        self._drop_probes(at)
+
     def _live_slots(self) -> np.ndarray:
         """Tracked server slots in first-seen order."""
         return self._es[np.argsort(self.s.born[self._es], kind="stable")]
@@ -1135,7 +1315,7 @@ class ServerDiagnoser:
         ns = self._n
         np.add.at(S.cat.reshape(-1), srv * NCAT + cat, 1)  # flat views: the columns are contiguous
         np.add.at(S.lab.reshape(-1), srv * NL + lab_idx, 1)
-        acc = ~np.isin(lab_idx, [_LABEL_INDEX[x] for x in _NO_HANDSHAKE])
+        acc = ~_NO_HS_LAB[lab_idx]
         S.accepted[:ns] += np.bincount(srv[acc], minlength=ns)
         np.minimum.at(S.first, srv, ts)
         np.maximum.at(S.last, srv, end)
@@ -1151,20 +1331,7 @@ class ServerDiagnoser:
                 text = text[: opts.max_reply_len]
                 if text in c or len(c) < opts.max_replies:
                     c[text] += n
-        # distinct clients, the first _MAX_SEEN per server
-        need = S.nseen[srv] < _MAX_SEEN
-        if need.any():
-            s_n, c_n = srv[need], ocode[need]
-            _, first = np.unique(s_n * len(otext) + c_n, return_index=True)
-            first.sort()  # (server, client) pairs in order of first appearance
-            s_n, h_n = s_n[first], ch[need][first]
-            fill = np.arange(_MAX_SEEN) < S.nseen[s_n][:, None]
-            new = ~((S.seen[s_n] == h_n[:, None]) & fill).any(axis=1)
-            s_n, h_n = s_n[new], h_n[new]
-            pos = S.nseen[s_n] + _rank_in_group(s_n)
-            ok = pos < _MAX_SEEN
-            S.seen[s_n[ok], pos[ok]] = h_n[ok]
-            np.add.at(S.nseen, s_n[ok], 1)
+        _remember_clients(S.nseen, S.seen, srv, ocode, len(otext), ch)  # the first _MAX_SEEN
         # per-client evidence, from a server's first accept-then-close on
         ac = _ACCEPT_CLOSE[cat]
         if ac.any():
@@ -1328,7 +1495,7 @@ class ServerDiagnoser:
     # ---- timeline bins ------------------------------------------------------------------
 
     def _bins_add(self, srv, tout, cat) -> None:
-        opts, S = self.options, self.s
+        S = self.s
         door = _DOOR[cat]
         rel = (cat == SERVED) | door
         fin = rel & np.isfinite(tout)
@@ -1338,13 +1505,17 @@ class ServerDiagnoser:
         # a fixed-size timeline for servers with at least two events
         want = np.unique(srv[(S.slot[srv] < 0) & (S.nfinal[srv] >= 2)])
         if len(want):
-            self._bin_slots_for(want)
-        slot = S.slot[srv]
+            owners, got = self._bin_slots_for(want)
+            S.slot[owners] = got
+        self._bin_counts(S.slot[srv], tout, door)
+
+    def _bin_counts(self, slot: np.ndarray, tout: np.ndarray, door: np.ndarray) -> None:
+        """Count events into timeline slots ``slot`` (-1: none); rows sorted by (slot, tout)."""
         m = slot >= 0
         if not m.any():
             return
         slot, tout, door = slot[m], tout[m], door[m]
-        start, width, nb = self._bin_start, self._bin_width, opts.max_bins
+        start, width, nb = self._bin_start, self._bin_width, self.options.max_bins
         # per-slot range of this batch (all rows of a slot, as the rebin needs them); the
         # batch is sorted by (server, tout), so a slot's rows are one run, in time order
         head = np.r_[True, slot[1:] != slot[:-1]]
@@ -1369,16 +1540,15 @@ class ServerDiagnoser:
         flat = (slot * nb + np.clip(idx, 0, nb - 1)) * 2 + door
         np.add.at(self._bins.reshape(-1), flat, 1)  # _bins is contiguous: a view
 
-    def _bin_slots_for(self, want: np.ndarray) -> None:
-        """Timeline slots for servers ``want`` (ascending): freed slots first (last freed first), then new ones."""
-        opts, S = self.options, self.s
+    def _bin_slots_for(self, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Timeline slots for ``want`` (ascending): freed slots first (last freed first), then new
+        ones while ``max_bin_slots`` lasts.  Returns the owners served and their slots."""
+        opts = self.options
         nfree = min(len(self._free_slots), len(want))
         got = self._free_slots[len(self._free_slots) - nfree :][::-1]
         del self._free_slots[len(self._free_slots) - nfree :]
         nnew = max(min(len(want) - nfree, opts.max_bin_slots - self._nbinslots), 0)
         got += range(self._nbinslots, self._nbinslots + nnew)
-        if not got:
-            return
         owners = want[: len(got)]
         self._nbinslots += nnew
         if self._nbinslots > len(self._bins):
@@ -1392,7 +1562,7 @@ class ServerDiagnoser:
         self._bins[got] = 0
         self._bin_start[got] = np.nan
         self._bin_width[got] = opts.bin_width
-        S.slot[owners] = got
+        return owners, got
 
     def _rebin(self, slots: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         """Widen (x2) and shift the timelines of ``slots`` until [lo, hi] and every used bin fit."""
@@ -1633,78 +1803,53 @@ class ServerDiagnoser:
     # ---- bounded endpoints --------------------------------------------------------------
 
     def _evict(self) -> None:
-        """Fold probe-only endpoints (no handshake ever) into per-host entries beyond the cap."""
-        opts, S = self.options, self.s
-        n = self._n
-        probe = S.alive[:n] & (S.accepted[:n] == 0)
-        count = int(probe.sum())
+        """Fold a scan's targets, beyond the cap, into per-host entries: the least recent first."""
+        opts, R = self.options, self.r
+        count = len(self._pk)
         if count <= opts.max_probe_servers:
             return
-        cand = np.flatnonzero(probe)
-        order = cand[np.argsort(S.last[cand], kind="stable")]
-        victims = order[: count - (opts.max_probe_servers * 3) // 4]
-        vset = np.zeros(n, bool)
-        vset[victims] = True
+        ps = self._ps
+        k = count - (opts.max_probe_servers * 3) // 4
+        last = R.last[ps]
+        at = np.flatnonzero(last <= np.partition(last, k - 1)[k - 1])  # the k least recent, and ties
+        at = at[np.lexsort((R.born[ps[at]], last[at]))[:k]]
+        victims = ps[at]
         # each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry)
-        codes, hids = first_seen(S.hid[victims])  # host ids: one per live host text, and ints
-        hosts = self._hname[hids]
-        fids = np.fromiter(map(self._fold_id.get, hosts.tolist(), repeat(-1)), np.int64, len(hosts))
+        codes, hids = first_seen(R.hid[victims])  # host ids: one per live host text, and ints
+        fids = self._hfold[hids]
         F = self._fold
         made = len(self._fold_id)
-        for i in np.flatnonzero(fids < 0).tolist():
-            host = hosts[i]
-            if len(self._fold_id) >= opts.max_folded_hosts:
-                host = "(other hosts)"
+        for i in np.flatnonzero(fids < 0).tolist():  # hosts not folded before (or not since their id)
+            host = self._hname[hids[i]]
             fid = self._fold_id.get(host)
+            if fid is None and len(self._fold_id) >= opts.max_folded_hosts:
+                host = "(other hosts)"
+                fid = self._fold_id.get(host)
             if fid is None:
                 fid = self._fold_id[host] = len(self._fold_id)
             fids[i] = fid
+        self._hfold[hids] = fids
         if len(self._fold_id) > made:
             F.ensure(len(self._fold_id))
             F.reset(slice(made, len(self._fold_id)))
         fv = fids[codes]
-        _add_rows(F.cat, fv, S.cat[victims])
-        _add_rows(F.lab, fv, S.lab[victims])
+        _add_rows(F.lab, fv, R.lab[victims])
         F.ports[: len(self._fold_id)] += np.bincount(fv, minlength=len(self._fold_id))
-        np.minimum.at(F.first, fv, S.first[victims])
-        np.maximum.at(F.last, fv, S.last[victims])
-        self._fold_clients(fv, victims)
-        # the victims' endpoints go, and their hosts when no endpoint of theirs is left
-        hid = S.hid[victims]
-        np.subtract.at(self._hid_live, hid, 1)
-        gone = np.unique(hid[self._hid_live[hid] == 0])
-        for h in self._hname[gone].tolist():
-            del self._hid[h]
-        self._hname[gone] = None
-        self._hid_free.extend(gone.tolist())
-        live = ~vset[self._es]
-        self._ek, self._es = self._ek[live], self._es[live]
-        vic = victims.tolist()
-        for d in (self._kinds, self._replies, self._runs, self._open):
-            for v in [k for k in d if vset[k]] if len(d) < len(vic) else vic:
-                d.pop(v, None)
-        slots = S.slot[victims]
+        np.minimum.at(F.first, fv, R.first[victims])
+        np.maximum.at(F.last, fv, R.last[victims])
+        self._fold_clients(fv, R.nseen[victims], R.seen[victims])
+        slots = R.slot[victims]
         self._free_slots += slots[slots >= 0].tolist()
-        self._free.extend(vic)
-        # the rest of the columns are reset when the slot is handed out again
-        S.alive[victims] = False
-        S.slot[victims] = -1
+        self._drop_probes(at)
         self.evicted += len(victims)
-        for store in ("pending", "window"):
-            arr = getattr(self, store)
-            if len(arr["srv"]):
-                setattr(self, store, _take(arr, ~vset[arr["srv"]]))
-        self.samples.kill(np.flatnonzero(vset[self.samples.view()["srv"]]))
-        if len(self._unres["srv"]):
-            self._unres = _take(self._unres, ~vset[self._unres["srv"]])
 
-    def _fold_clients(self, fv: np.ndarray, victims: np.ndarray) -> None:
+    def _fold_clients(self, fv: np.ndarray, nseen: np.ndarray, seen: np.ndarray) -> None:
         """Distinct clients of each ``host:*`` entry: its own, then the victims', the first _MAX_SEEN."""
-        S, F = self.s, self._fold
+        F = self._fold
         ku = np.arange(_MAX_SEEN)
-        got = ku < S.nseen[victims][:, None]
+        got = ku < nseen[:, None]
         f = np.broadcast_to(fv[:, None], got.shape)[got]  # victim order, then each victim's order
-        c = S.seen[victims][got]
+        c = seen[got]
         room = F.ncl[f] < _MAX_SEEN
         f, c = f[room], c[room]
         # most are known already (one scanner, many ports)
@@ -1721,10 +1866,57 @@ class ServerDiagnoser:
         F.cl[f[ok], pos[ok]] = c[ok]
         np.add.at(F.ncl, f[ok], 1)
 
+    def _timelines(self, tl_slot: np.ndarray) -> list[dict]:
+        """The timeline of each timeline slot in ``tl_slot`` (-1: an empty one), cut to its used bins."""
+        opts = self.options
+        has_tl = tl_slot >= 0
+        used = np.zeros((len(tl_slot), opts.max_bins), bool)
+        bins = self._bins[tl_slot[has_tl]]
+        used[has_tl] = (bins[:, :, 0] | bins[:, :, 1]) != 0  # counts are >= 0
+        anyu = used.any(axis=1).tolist()
+        i0s = np.argmax(used, axis=1).tolist()
+        i1s = (opts.max_bins - np.argmax(used[:, ::-1], axis=1)).tolist()
+        out = []
+        for j, sl in enumerate(tl_slot.tolist()):
+            if not anyu[j]:
+                out.append({"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT})
+                continue
+            i0, i1 = i0s[j], i1s[j]
+            width = float(self._bin_width[sl])
+            bins = self._bins[sl]
+            out.append({
+                "start": float(self._bin_start[sl]) + i0 * width,
+                "width": width,
+                "served": bins[i0:i1, 0].copy(),
+                "turned_away": bins[i0:i1, 1].copy(),
+            })
+        return out
+
+    def _probe_diagnoses(self) -> Iterator[ServerDiagnosis]:
+        """The verdict on every scan target still tracked (first seen first): closed or filtered."""
+        R, opts = self.r, self.options
+        ps = self._ps[np.argsort(R.born[self._ps], kind="stable")]
+        lab = R.lab[ps]
+        labs = lab.tolist()
+        label_order = np.argsort(-lab, axis=1, kind="stable").tolist()  # as Counter.most_common
+        cats = (lab @ _LAB_CATS).tolist()
+        cols = zip(self._hname[R.hid[ps]].tolist(), R.port[ps].tolist(), R.first[ps].tolist(), R.last[ps].tolist(),
+                   R.nseen[ps].tolist(), R.zc[ps].tolist(), R.cc[ps].tolist(), strict=True)
+        timelines = self._timelines(R.slot[ps]) if self.plot_data else None
+        for j, (host, port, first, last, nseen, zc, cc) in enumerate(cols):
+            counts = labs[j]
+            labels = {LABELS[i]: counts[i] for i in label_order[j] if counts[i]}
+            if timelines is None:
+                timeline, samples = {}, {}
+            else:  # never accepted: no session, so no plot points (as for a server, only its timeline)
+                timeline = timelines[j]
+                samples = {"t": np.empty(0), "concurrency": np.empty(0, np.float32), "category": np.empty(0, np.int8)}
+            yield _probe_verdict(host, port, cats[j], labels, first, last, nseen, 0, zc, cc, timeline, samples, opts)
+
     # ---- views for the verdict ----------------------------------------------------------
 
     def _diagnoses(self) -> Iterator[ServerDiagnosis]:
-        """The verdict on every tracked endpoint (a scan's targets through a shorter path)."""
+        """The verdict on every server (a scan's targets are :meth:`_probe_diagnoses`)."""
         S, P, opts = self.s, self.p, self.options
         slots = self._live_slots()
         # concurrency histograms: sorted keys, one slice per server (most servers have none)
@@ -1754,53 +1946,23 @@ class ServerDiagnoser:
         sm = _take(sm, np.argsort(sm["srv"], kind="stable"))
         s_lo = np.searchsorted(sm["srv"], slots).tolist()
         s_hi = np.searchsorted(sm["srv"], slots, "right").tolist()
-        tl_slot = S.slot[slots]
-        has_tl = tl_slot >= 0
-        used = np.zeros((len(slots), opts.max_bins), bool)
-        bins = self._bins[tl_slot[has_tl]]
-        used[has_tl] = (bins[:, :, 0] | bins[:, :, 1]) != 0  # counts are >= 0
-        anyu = used.any(axis=1)
-        i0s = np.argmax(used, axis=1).tolist()
-        i1s = (opts.max_bins - np.argmax(used[:, ::-1], axis=1)).tolist()
+        timelines = self._timelines(S.slot[slots]) if self.plot_data else None
         labs = S.lab[slots].tolist()
         # label counts, most common first (ties in label order, as Counter.most_common): one sort
         label_order = np.argsort(-S.lab[slots], axis=1, kind="stable").tolist()
         cats = S.cat[slots]
-        cat_l = cats.tolist()
-        # endpoints that never got past the SYN, with nothing else recorded: _probe_verdict
-        probe = (
-            (S.accepted[slots] == 0) & ~(cats[:, ~_PROBE_ONLY] != 0).any(axis=1)
-            & (np.asarray(h_hi) == np.asarray(h_lo)) & (np.asarray(p_hi) == np.asarray(p_lo))
-        ).tolist()
         sv = [S.first[slots].tolist(), S.last[slots].tolist(), S.accepted[slots].tolist(), S.rad[slots].tolist(),
               S.zc[slots].tolist(), S.cc[slots].tolist(), S.nseen[slots].tolist(), S.port[slots].tolist()]
         hosts = self._hname[S.hid[slots]].tolist()
         for j, s in enumerate(slots.tolist()):
-            timeline = {"start": math.nan, "width": opts.bin_width, "served": _NO_INT, "turned_away": _NO_INT}
-            if not self.plot_data:
+            if timelines is None:
                 timeline, samples = {}, {}
-            elif anyu[j]:
-                sl = int(tl_slot[j])
-                i0, i1 = i0s[j], i1s[j]
-                width = float(self._bin_width[sl])
-                bins = self._bins[sl]
-                timeline = {
-                    "start": float(self._bin_start[sl]) + i0 * width,
-                    "width": width,
-                    "served": bins[i0:i1, 0].copy(),
-                    "turned_away": bins[i0:i1, 1].copy(),
-                }
-            if self.plot_data:
+            else:
+                timeline = timelines[j]
                 lo, hi = s_lo[j], s_hi[j]
                 samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
             counts = labs[j]
             labels = {LABELS[i]: counts[i] for i in label_order[j] if counts[i]}
-            if probe[j] and s not in self._kinds and s not in self._replies and s not in self._runs:
-                yield _probe_verdict(
-                    hosts[j], sv[7][j], cat_l[j], labels, sv[0][j], sv[1][j], sv[6][j], sv[3][j], sv[4][j],
-                    sv[5][j], timeline, samples, opts,
-                )
-                continue
             conc, cconc = _NO_CONC, _NO_CONC
             if h_hi[j] > h_lo[j]:
                 conc, cconc = list(_NO_CONC), list(_NO_CONC)  # empty ones shared, never mutated
@@ -1954,12 +2116,14 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _add_rows(a: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> None:
-    """``np.add.at(a, idx, rows)`` for a 2-D ``a``, through its flat view (much faster)."""
-    if not a.flags.c_contiguous:  # a flat view would be a copy
-        np.add.at(a, idx, rows)
+    """``np.add.at(a, idx, rows)`` for a 2-D int64 ``a`` of counts: one ``bincount`` over the
+    rows of ``a`` that ``idx`` reaches (float sums: exact below 2**53)."""
+    if not len(idx):
         return
     w = a.shape[1]
-    np.add.at(a.reshape(-1), (idx[:, None] * w + np.arange(w)).ravel(), rows.ravel())
+    n = int(idx.max()) + 1
+    flat = (idx[:, None] * w + np.arange(w)).ravel()
+    a[:n] += np.bincount(flat, weights=rows.ravel(), minlength=n * w).astype(np.int64).reshape(n, w)
 
 
 @contextmanager
@@ -1972,6 +2136,25 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def _remember_clients(nseen: np.ndarray, seen: np.ndarray, slot: np.ndarray, ocode: np.ndarray, ntexts: int,
+                      ch: np.ndarray) -> None:
+    """Add the distinct clients (hashes ``ch``) of each slot's rows, up to the first _MAX_SEEN."""
+    need = nseen[slot] < _MAX_SEEN
+    if not need.any():
+        return
+    s_n, c_n = slot[need], ocode[need]
+    _, first = np.unique(s_n * ntexts + c_n, return_index=True)
+    first.sort()  # (slot, client) pairs in order of first appearance
+    s_n, h_n = s_n[first], ch[need][first]
+    fill = np.arange(_MAX_SEEN) < nseen[s_n][:, None]
+    new = ~((seen[s_n] == h_n[:, None]) & fill).any(axis=1)
+    s_n, h_n = s_n[new], h_n[new]
+    pos = nseen[s_n] + _rank_in_group(s_n)
+    ok = pos < _MAX_SEEN
+    seen[s_n[ok], pos[ok]] = h_n[ok]
+    np.add.at(nseen, s_n[ok], 1)
 
 
 def _rank_in_group(g: np.ndarray) -> np.ndarray:
@@ -2435,8 +2618,6 @@ def _conc_source(zeek_conc: int, computed_conc: int) -> str:
 
 
 # Outcomes an endpoint can have without ever completing a handshake (no kinds, no replies).
-_PROBE_ONLY = np.zeros(NCAT, bool)
-_PROBE_ONLY[[REJECTED, NO_ANSWER, NEUTRAL]] = True
 
 
 def _probe_verdict(
