@@ -1094,6 +1094,7 @@ class ServerDiagnoser:
         """Verdicts for every server seen, worst first."""
         if self._nheld:
             self._fold_rows(self._take_held(self._nheld))
+        self._fold_one_offs()
         self._flush(final=True)
         for srv in list(self._open):
             self._close_run(srv, None)
@@ -1812,8 +1813,27 @@ class ServerDiagnoser:
         k = count - (opts.max_probe_servers * 3) // 4
         last = R.last[ps]
         at = np.flatnonzero(last <= np.partition(last, k - 1)[k - 1])  # the k least recent, and ties
-        at = at[np.lexsort((R.born[ps[at]], last[at]))[:k]]
-        victims = ps[at]
+        self._fold_probes(at[np.lexsort((R.born[ps[at]], last[at]))[:k]])
+
+    def _fold_one_offs(self) -> None:
+        """At the end: targets tried once, of a host with another such target or a ``host:*``
+        entry already, join that entry (a port scan's footprint; a port tried twice or more,
+        or the only one of its host, keeps its own entry), least recent first."""
+        R, ps = self.r, self._ps
+        once = np.flatnonzero(R.lab[ps].sum(axis=1) == 1)
+        if not len(once):
+            return
+        hid = R.hid[ps[once]]
+        many = np.bincount(hid, minlength=len(self._hfold))[hid] >= 2
+        has_entry = np.fromiter(map(self._fold_id.__contains__, self._hname[hid].tolist()), bool, len(hid))
+        at = once[many | has_entry]
+        if len(at):
+            self._fold_probes(at[np.lexsort((R.born[ps[at]], R.last[ps[at]]))])
+
+    def _fold_probes(self, at: np.ndarray) -> None:
+        """Fold the targets at positions ``at`` of the sorted keys, in that order, into ``host:*`` entries."""
+        opts, R = self.options, self.r
+        victims = self._ps[at]
         # each victim's host entry, made in the order hosts first appear (past the cap: one pooled entry)
         codes, hids = first_seen(R.hid[victims])  # host ids: one per live host text, and ints
         fids = self._hfold[hids]
