@@ -533,6 +533,21 @@ def test_a_host_folded_before_keeps_its_entry_when_the_entries_are_full():
     assert sum(d.ports_folded or 1 for d in out.values()) == len(seq)
 
 
+def test_one_off_targets_of_a_scanned_host_are_listed_under_the_host():
+    """A port tried once is a scan's footprint: with another such port on its host it is
+    reported in the host's ``IP:*`` entry; a port tried twice, or a host's only one, keeps its own."""
+    one = pd.concat(frames("port_closed"), ignore_index=True).iloc[:1]
+    t0 = float(one.ts.iloc[0])
+    seq = [("10.9.5.5", 1), ("10.9.5.5", 2), ("10.9.5.5", 3), ("10.9.5.5", 3), ("10.9.6.6", 445)]
+    diag = ServerDiagnoser()
+    for i, (host, port) in enumerate(seq):
+        diag.add(one.assign(**{"id.resp_h": host, "id.resp_p": float(port), "ts": t0 + i}))
+    out = by_server(diag.finish())
+    assert sorted(out) == ["10.9.5.5:*", "10.9.5.5:3", "10.9.6.6:445"]
+    assert (out["10.9.5.5:*"].ports_folded, out["10.9.5.5:*"].door_events) == (2, 2)
+    assert out["10.9.5.5:3"].door_events == 2 and out["10.9.6.6:445"].verdict == "port_closed"
+
+
 def test_a_scan_target_that_completes_a_handshake_becomes_a_server_with_its_attempts():
     """Rejected attempts (real lab rows) before an endpoint's first handshake are counted on the
     server it becomes, and make a crash run that its first success ends."""

@@ -2637,9 +2637,6 @@ def _conc_source(zeek_conc: int, computed_conc: int) -> str:
     return "project Zeek log where joined, conn.log intervals elsewhere"
 
 
-# Outcomes an endpoint can have without ever completing a handshake (no kinds, no replies).
-
-
 def _probe_verdict(
     host: str, port: int, cc: list[int], labels: dict[str, int], first: float, last: float, nclients: int,
     reset_after_data: int, zeek_conc: int, computed_conc: int, timeline: dict, samples: dict, opts: DiagnoseOptions,
