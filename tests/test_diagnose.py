@@ -331,6 +331,9 @@ def test_scan_targets_are_folded_per_host():
     assert folded.verdict == "port_closed"
     assert folded.ports_folded + sum(1 for k in out if k.startswith("127.0.0.1:30")) == 40
     assert folded.door_events == 3 * folded.ports_folded
+    # the first eight ports folded are named, in the order they were folded (least recent first)
+    assert folded.folded_ports == list(range(3000, 3008))
+    assert "(3000, 3001, 3002, 3003, 3004, 3005, 3006, 3007, ...)" in folded.summary
 
 
 def test_hostile_reply_text_is_escaped_in_text_and_json():
@@ -545,6 +548,8 @@ def test_one_off_targets_of_a_scanned_host_are_listed_under_the_host():
     out = by_server(diag.finish())
     assert sorted(out) == ["10.9.5.5:*", "10.9.5.5:3", "10.9.6.6:445"]
     assert (out["10.9.5.5:*"].ports_folded, out["10.9.5.5:*"].door_events) == (2, 2)
+    assert out["10.9.5.5:*"].folded_ports == [1, 2]
+    assert "2 rarely contacted port(s) (1, 2):" in out["10.9.5.5:*"].summary
     assert out["10.9.5.5:3"].door_events == 2 and out["10.9.6.6:445"].verdict == "port_closed"
 
 

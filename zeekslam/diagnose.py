@@ -364,6 +364,8 @@ class ServerDiagnosis:
     concurrency_source: str = "conn.log intervals"
     ports_folded: int = 0
     """For a ``host:*`` entry: how many never-accepted ports of the host were folded into it."""
+    folded_ports: list[int] = field(default_factory=list)
+    """For a ``host:*`` entry: the first of those ports (up to 8, in the order they were folded)."""
     notes: list[str] = field(default_factory=list)
     timeline: dict = field(default_factory=dict, repr=False)
     """Outcome counts over time: ``start``, ``width`` (s), and arrays ``served``, ``turned_away``."""
@@ -642,6 +644,8 @@ _FOLD_COLS = {  # categories are the labels' (``lab @ _LAB_CATS``), made at the 
     "last": (np.float64, (), -np.inf),
     "ncl": (np.int64, (), 0),
     "cl": (np.int64, (_MAX_SEEN,), 0),
+    "npt": (np.int64, (), 0),
+    "pt": (np.int64, (_MAX_SEEN,), 0),  # the first distinct ports folded (npt of them)
 }
 _PAIR_COLS = {
     "srv": (np.int64, (), -1),
@@ -1109,8 +1113,9 @@ class ServerDiagnoser:
             out += self._probe_diagnoses()
             F = self._fold
             nf = len(self._fold_id)
+            shown = [pt[:n] for pt, n in zip(F.pt[:nf].tolist(), F.npt[:nf].tolist(), strict=True)]
             cols = zip((F.lab[:nf] @ _LAB_CATS).tolist(), F.lab[:nf].tolist(), F.ports[:nf].tolist(),
-                       F.first[:nf].tolist(), F.last[:nf].tolist(), F.ncl[:nf].tolist(), strict=True)
+                       F.first[:nf].tolist(), F.last[:nf].tolist(), F.ncl[:nf].tolist(), shown, strict=True)
             out += [_folded_verdict(h, *c, self.options) for h, c in zip(self._fold_id, cols, strict=True)]
             return rank(out)
 
@@ -1858,6 +1863,7 @@ class ServerDiagnoser:
         np.minimum.at(F.first, fv, R.first[victims])
         np.maximum.at(F.last, fv, R.last[victims])
         self._fold_clients(fv, R.nseen[victims], R.seen[victims])
+        self._fold_ports(fv, R.port[victims])
         slots = R.slot[victims]
         self._free_slots += slots[slots >= 0].tolist()
         self._drop_probes(at)
@@ -1911,6 +1917,23 @@ class ServerDiagnoser:
                 "turned_away": bins[i0:i1, 1].copy(),
             })
         return out
+
+    def _fold_ports(self, fv: np.ndarray, port: np.ndarray) -> None:
+        """The first _MAX_SEEN distinct ports of each ``host:*`` entry, in the order they were folded."""
+        F = self._fold
+        room = F.npt[fv] < _MAX_SEEN
+        f, p = fv[room], port[room]
+        known = ((F.pt[f] == p[:, None]) & (np.arange(_MAX_SEEN) < F.npt[f][:, None])).any(axis=1)
+        f, p = f[~known], p[~known]
+        if not len(f):
+            return
+        _, first = np.unique(f * 65536 + p, return_index=True)
+        first.sort()
+        f, p = f[first], p[first]
+        pos = F.npt[f] + _rank_in_group(f)
+        ok = pos < _MAX_SEEN
+        F.pt[f[ok], pos[ok]] = p[ok]
+        np.add.at(F.npt, f[ok], 1)
 
     def _probe_diagnoses(self) -> Iterator[ServerDiagnosis]:
         """The verdict on every scan target still tracked (first seen first): closed or filtered."""
@@ -2557,7 +2580,7 @@ def _keep_chosen(d: ServerDiagnosis) -> ServerDiagnosis:
 
 def _folded_verdict(
     host: str, cc: list[int], lab: list[int], ports: int, first: float, last: float, ncl: int,
-    opts: DiagnoseOptions,
+    shown: list[int], opts: DiagnoseOptions,
 ) -> ServerDiagnosis:
     """One ``host:*`` entry for the host's endpoints that never completed a handshake."""
     door = sum(cc[k] for k in _DOOR_CATS)
@@ -2570,13 +2593,16 @@ def _folded_verdict(
     else:
         verdict, what = "mixed", f"{rej} attempt(s) answered with RST, {noans} unanswered"
     ep = f"[{host}]:*" if ":" in host else f"{host}:*"
+    # the ports, the first _MAX_SEEN of them ("..." when there were more: a port folded twice is one)
+    listed = ", ".join(map(str, sorted(shown))) + (", ..." if len(shown) >= _MAX_SEEN and ports > len(shown) else "")
     return ServerDiagnosis(
         host=host,
         port=0,
         verdict=verdict,
         confidence="medium" if door >= 3 else "low",
         summary=(
-            f"{ep} — {verdict.replace('_', ' ')} on {ports} rarely contacted port(s): {what}, from {who} client(s), "
+            f"{ep} — {verdict.replace('_', ' ')} on {ports} rarely contacted port(s) ({listed}): {what}, "
+            f"from {who} client(s), "
             "never accepted (a port scan, or clients of a service that is gone)"
         ),
         connections=sum(cc),
@@ -2586,6 +2612,7 @@ def _folded_verdict(
         first_ts=first,
         last_ts=last,
         ports_folded=ports,
+        folded_ports=list(shown),
         components={k: v for k, v in (("port_closed", rej), ("filtered", noans)) if v and verdict == "mixed"},
     )
 
