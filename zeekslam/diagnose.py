@@ -1227,7 +1227,7 @@ class ServerDiagnoser:
             R.cc[: self._pn] += np.bincount(pe[~zeek], minlength=self._pn)
             if self.plot_data:
                 self._probe_bins(pe, te)
-        _remember_clients(R.nseen, R.seen, p, ocode, ntexts, ch)
+        _remember_first(R.nseen, R.seen, p, ch, ocode, ntexts)
 
     def _probe_bins(self, p: np.ndarray, t: np.ndarray) -> None:
         """Timelines of targets with two attempts or more (counted already): every one turned away."""
@@ -1337,7 +1337,7 @@ class ServerDiagnoser:
                 text = text[: opts.max_reply_len]
                 if text in c or len(c) < opts.max_replies:
                     c[text] += n
-        _remember_clients(S.nseen, S.seen, srv, ocode, len(otext), ch)  # the first _MAX_SEEN
+        _remember_first(S.nseen, S.seen, srv, ch, ocode, len(otext))  # distinct clients, the first _MAX_SEEN
         # per-client evidence, from a server's first accept-then-close on
         ac = _ACCEPT_CLOSE[cat]
         if ac.any():
@@ -1863,7 +1863,8 @@ class ServerDiagnoser:
         np.minimum.at(F.first, fv, R.first[victims])
         np.maximum.at(F.last, fv, R.last[victims])
         self._fold_clients(fv, R.nseen[victims], R.seen[victims])
-        self._fold_ports(fv, R.port[victims])
+        port = R.port[victims]
+        _remember_first(F.npt, F.pt, fv, port, port, 65536)  # the first ports folded
         slots = R.slot[victims]
         self._free_slots += slots[slots >= 0].tolist()
         self._drop_probes(at)
@@ -1871,26 +1872,9 @@ class ServerDiagnoser:
 
     def _fold_clients(self, fv: np.ndarray, nseen: np.ndarray, seen: np.ndarray) -> None:
         """Distinct clients of each ``host:*`` entry: its own, then the victims', the first _MAX_SEEN."""
-        F = self._fold
-        ku = np.arange(_MAX_SEEN)
-        got = ku < nseen[:, None]
+        got = np.arange(_MAX_SEEN) < nseen[:, None]
         f = np.broadcast_to(fv[:, None], got.shape)[got]  # victim order, then each victim's order
-        c = seen[got]
-        room = F.ncl[f] < _MAX_SEEN
-        f, c = f[room], c[room]
-        # most are known already (one scanner, many ports)
-        known = ((F.cl[f] == c[:, None]) & (ku < F.ncl[f][:, None])).any(axis=1)
-        f, c = f[~known], c[~known]
-        if not len(f):
-            return
-        cc, _ = first_seen(c)  # exact (entry, client) keys; the first of each kept
-        _, first = np.unique(f * (int(cc.max()) + 1) + cc, return_index=True)
-        first.sort()
-        f, c = f[first], c[first]
-        pos = F.ncl[f] + _rank_in_group(f)
-        ok = pos < _MAX_SEEN
-        F.cl[f[ok], pos[ok]] = c[ok]
-        np.add.at(F.ncl, f[ok], 1)
+        _remember_first(self._fold.ncl, self._fold.cl, f, seen[got])
 
     def _timelines(self, tl_slot: np.ndarray) -> list[dict]:
         """The timeline of each timeline slot in ``tl_slot`` (-1: an empty one), cut to its used bins."""
@@ -1917,23 +1901,6 @@ class ServerDiagnoser:
                 "turned_away": bins[i0:i1, 1].copy(),
             })
         return out
-
-    def _fold_ports(self, fv: np.ndarray, port: np.ndarray) -> None:
-        """The first _MAX_SEEN distinct ports of each ``host:*`` entry, in the order they were folded."""
-        F = self._fold
-        room = F.npt[fv] < _MAX_SEEN
-        f, p = fv[room], port[room]
-        known = ((F.pt[f] == p[:, None]) & (np.arange(_MAX_SEEN) < F.npt[f][:, None])).any(axis=1)
-        f, p = f[~known], p[~known]
-        if not len(f):
-            return
-        _, first = np.unique(f * 65536 + p, return_index=True)
-        first.sort()
-        f, p = f[first], p[first]
-        pos = F.npt[f] + _rank_in_group(f)
-        ok = pos < _MAX_SEEN
-        F.pt[f[ok], pos[ok]] = p[ok]
-        np.add.at(F.npt, f[ok], 1)
 
     def _probe_diagnoses(self) -> Iterator[ServerDiagnosis]:
         """The verdict on every scan target still tracked (first seen first): closed or filtered."""
@@ -2181,23 +2148,30 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _remember_clients(nseen: np.ndarray, seen: np.ndarray, slot: np.ndarray, ocode: np.ndarray, ntexts: int,
-                      ch: np.ndarray) -> None:
-    """Add the distinct clients (hashes ``ch``) of each slot's rows, up to the first _MAX_SEEN."""
-    need = nseen[slot] < _MAX_SEEN
-    if not need.any():
+def _remember_first(count: np.ndarray, kept: np.ndarray, slot: np.ndarray, value: np.ndarray,
+                    codes: np.ndarray | None = None, ncodes: int = 0) -> None:
+    """Add to each slot's first _MAX_SEEN distinct values (``kept[slot, :count[slot]]``) those of
+    ``value`` it lacks, in the order given.  ``codes`` number the values exactly (``< ncodes``);
+    without them the values are numbered here."""
+    room = count[slot] < _MAX_SEEN
+    s, v = slot[room], value[room]
+    # the values a slot holds already go first (most of them, in a scan: one scanner, many ports)
+    new = ~((kept[s] == v[:, None]) & (np.arange(_MAX_SEEN) < count[s][:, None])).any(axis=1)
+    s, v = s[new], v[new]
+    if not len(s):
         return
-    s_n, c_n = slot[need], ocode[need]
-    _, first = np.unique(s_n * ntexts + c_n, return_index=True)
-    first.sort()  # (slot, client) pairs in order of first appearance
-    s_n, h_n = s_n[first], ch[need][first]
-    fill = np.arange(_MAX_SEEN) < nseen[s_n][:, None]
-    new = ~((seen[s_n] == h_n[:, None]) & fill).any(axis=1)
-    s_n, h_n = s_n[new], h_n[new]
-    pos = nseen[s_n] + _rank_in_group(s_n)
+    if codes is None:
+        c = first_seen(v)[0]
+        ncodes = int(c.max()) + 1
+    else:
+        c = codes[room][new]
+    _, first = np.unique(s * ncodes + c, return_index=True)
+    first.sort()  # (slot, value) pairs in order of first appearance
+    s, v = s[first], v[first]
+    pos = count[s] + _rank_in_group(s)
     ok = pos < _MAX_SEEN
-    seen[s_n[ok], pos[ok]] = h_n[ok]
-    np.add.at(nseen, s_n[ok], 1)
+    kept[s[ok], pos[ok]] = v[ok]
+    np.add.at(count, s[ok], 1)
 
 
 def _rank_in_group(g: np.ndarray) -> np.ndarray:
