@@ -551,6 +551,10 @@ def test_one_off_targets_of_a_scanned_host_are_listed_under_the_host():
     assert out["10.9.5.5:*"].folded_ports == [1, 2]
     assert "2 rarely contacted port(s) (1, 2):" in out["10.9.5.5:*"].summary
     assert out["10.9.5.5:3"].door_events == 2 and out["10.9.6.6:445"].verdict == "port_closed"
+    # --why finds a folded port in its host's entry, and says where the others may be
+    assert find(list(out.values()), "10.9.5.5:2") is out["10.9.5.5:*"]
+    with pytest.raises(UnknownServer, match=r"10\.9\.5\.5:\* holds ports of that host"):
+        find(list(out.values()), "10.9.5.5:0")
 
 
 def test_a_scan_target_that_completes_a_handshake_becomes_a_server_with_its_attempts():

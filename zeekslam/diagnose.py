@@ -188,8 +188,10 @@ class BadServerSpec(DiagnoseError):
 class UnknownServer(DiagnoseError):
     """No diagnosis for the requested server endpoint."""
 
-    def __init__(self, spec: str, known: Sequence[str] = ()):
+    def __init__(self, spec: str, known: Sequence[str] = (), folded: str | None = None):
         hint = f"; servers seen: {', '.join(known[:8])}" if known else "; no servers seen"
+        if folded:  # the port may be one of a scan's targets, counted in its host's entry
+            hint = f"; {folded} holds ports of that host that never completed a handshake, the first 8 named"
         super().__init__(f"no connections to {spec}{hint}")
         self.spec = spec
         self.known = list(known)
@@ -2228,13 +2230,18 @@ def rank(diagnoses: Iterable[ServerDiagnosis]) -> list[ServerDiagnosis]:
 
 
 def find(diagnoses: Iterable[ServerDiagnosis], spec: str) -> ServerDiagnosis:
-    """The diagnosis of ``IP:PORT``; raise :class:`UnknownServer` if there is none."""
+    """The diagnosis of ``IP:PORT`` (or of the ``IP:*`` entry that names the port among its
+    folded ones); raise :class:`UnknownServer` if there is none."""
     host, port = parse_endpoint(spec)
     diagnoses = list(diagnoses)
     for d in diagnoses:
-        if d.host == host and d.port == port:
+        if d.host == host and d.port == port and not d.ports_folded:
             return d
-    raise UnknownServer(spec, [d.server for d in diagnoses])
+    folded = [d for d in diagnoses if d.host == host and d.ports_folded]
+    for d in folded:
+        if port in d.folded_ports:
+            return d
+    raise UnknownServer(spec, [d.server for d in diagnoses], folded[0].server if folded else None)
 
 
 # --------------------------------------------------------------------------------------
