@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from zeekslam.columns import first_seen, first_seen_texts
-from zeekslam.hashing import hash_texts
+from zeekslam.hashing import hash_texts, hash_utf8
 
 
 def _texts(rng: np.random.Generator) -> list[str]:
@@ -32,6 +32,25 @@ def test_long_and_undecodable_texts_hash_apart_and_stably():
     assert h[6] == h[0]
     assert np.array_equal(hash_texts(texts[::-1]), h[::-1])
     assert hash_texts(np.array([], dtype=object)).shape == (0,)
+
+
+def test_hashes_of_arrow_bytes_are_hash_texts():
+    import pyarrow as pa
+
+    from zeekslam.columns import ArrowColumns
+
+    texts = _texts(np.random.default_rng(9))  # edge lengths, past 256 bytes, non-ASCII
+    column = pa.chunked_array([pa.array(texts[:2000] + [None]), pa.array(texts[2000:])])
+    cols = ArrowColumns(pa.table({"id.orig_h": column}))
+    codes, uniques = cols.codes("id.orig_h")
+    ends, data = cols.text_bytes("id.orig_h")
+    assert np.array_equal(hash_utf8(ends, data), hash_texts(uniques))  # unset: the empty text
+    assert "" in uniques.tolist() and len(uniques) == len(set(texts)) + 1
+    part = pa.array(texts).slice(5, 100)  # an array that starts at an offset
+    ends = np.frombuffer(part.buffers()[1], np.int32, count=101, offset=part.offset * 4)
+    assert np.array_equal(hash_utf8(ends, np.frombuffer(part.buffers()[2], np.uint8)),
+                          hash_texts(np.array(texts[5:105], dtype=object)))
+    assert ArrowColumns(pa.table({"n": pa.array([1.0, 2.0])})).text_bytes("n") is None
 
 
 def test_first_seen_is_pandas_factorize():

@@ -149,6 +149,7 @@ class ArrowColumns(Columns):
         self._later = frozenset(later) if texts_of_lines is not None else frozenset()
         self._texts_of_lines = texts_of_lines
         self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._dictionaries: dict[str, pa.Array] = {}  # Arrow's distinct values behind _codes
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -185,7 +186,22 @@ class ArrowColumns(Columns):
         uniques = np.array(["" if v is None else v for v in encoded.chunk(0).dictionary.to_pylist()], dtype=object)
         codes = np.concatenate([_values(chunk.indices, np.int32) for chunk in encoded.chunks]).astype(np.intp)
         self._codes[name] = codes, uniques
+        self._dictionaries[name] = encoded.chunk(0).dictionary
         return codes, uniques
+
+    def text_bytes(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The distinct texts of ``codes(name)`` as their UTF-8 bytes end to end, ``(ends, data)``
+        (text ``i`` is ``data[ends[i]:ends[i + 1]]``; unset is empty), read from Arrow's dictionary
+        with no Python string per text; None when the column holds no strings."""
+        import pyarrow as pa
+
+        self.codes(name)
+        values = self._dictionaries.get(name)
+        if values is None or not pa.types.is_string(values.type):
+            return None
+        ends = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
+        data = values.buffers()[2]
+        return ends, np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
 
     def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
         if name in self._later:

@@ -78,7 +78,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .columns import first_seen, first_seen_texts
-from .hashing import hash_texts
+from .hashing import hash_texts, hash_utf8
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -809,8 +809,9 @@ def _empty_texts(n: int) -> np.ndarray:
 def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, port: np.ndarray,
                  hcode: np.ndarray, htext: np.ndarray, ocode: np.ndarray, otext: np.ndarray,
                  numbers: Callable[[str], np.ndarray], kind: np.ndarray | None,
-                 reply: np.ndarray | None) -> ServerRows:
-    """The rows ``sel`` (addresses already cut to them), with their outcome categories."""
+                 reply: np.ndarray | None, client_hashes: np.ndarray | None = None) -> ServerRows:
+    """The rows ``sel`` (addresses already cut to them), with their outcome categories;
+    ``client_hashes``: ``hash_texts(otext)`` when the caller has it already."""
     # a port beyond int64 (a log's 1e300) would cast to garbage: clipped first, as _servers_of does
     lab_idx, ts, port = lab_idx[sel], ts[sel], np.clip(port[sel], 0, 65535).astype(np.int64)
 
@@ -829,7 +830,7 @@ def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, p
         # a known refusal reply makes any accepted connection a refusal
         cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
     # clients: one hash per distinct address of the chunk
-    ch = hash_texts(otext)[ocode]
+    ch = (hash_texts(otext) if client_hashes is None else client_hashes)[ocode]
     return ServerRows(rows=n, lab_idx=lab_idx, cat=cat, ts=ts, end=end, port=port, ob=ob, hcode=hcode,
                       htext=htext, ocode=ocode, otext=otext, ch=ch, kind=kind, reply=reply,
                       rc=col(RESP_CONC), oc=col(ORIG_CONC))
@@ -912,7 +913,11 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
     reply = labels.reply[sel]
     if not (reply != "").any():
         reply = None
-    return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, cols.numbers, kind, reply)
+    # the clients' hashes from the bytes Arrow holds (the same values: UTF-8 is what hash_texts
+    # hashes); slam.log's facts never hold addresses, so these are the chunk's own
+    client_bytes = arrow.text_bytes("id.orig_h")
+    hashes = hash_utf8(*client_bytes) if client_bytes is not None and len(client_bytes[0]) == len(otext) + 1 else None
+    return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, cols.numbers, kind, reply, hashes)
 
 
 def server_rows(chunks: Iterator[LabeledChunk]) -> Iterator[ServerRows]:

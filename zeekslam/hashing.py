@@ -79,16 +79,29 @@ def _mix(h: np.ndarray) -> np.ndarray:
 def hash_texts(texts: np.ndarray) -> np.ndarray:
     """int64 hash per text of an object array of str (or bytes)."""
     data = [t if isinstance(t, bytes) else str(t).encode("utf-8", "surrogatepass") for t in texts.tolist()]
-    lengths = np.fromiter(map(len, data), np.int64, len(data))
-    out = np.empty(len(data), _U)
+    ends = np.zeros(len(data) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, data), np.int64, len(data)), out=ends[1:])
+    return hash_utf8(ends, np.frombuffer(b"".join(data), np.uint8))
+
+
+def hash_utf8(ends: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """:func:`hash_texts` of texts given as their bytes end to end: text ``i`` is
+    ``data[ends[i]:ends[i + 1]]`` (Arrow's layout of a string array: no Python string per text)."""
+    ends = ends.astype(np.int64)
+    lengths = np.diff(ends)
+    out = np.empty(len(lengths), _U)
     short = lengths <= _MAX_SIP
     if short.any():
         rows = np.flatnonzero(short)
-        width = (int(lengths[rows].max()) // 8 + 1) * 8  # room for the tail word, even when empty
-        packed = np.array([data[i] for i in rows.tolist()], dtype=f"S{width}")  # zero-padded
-        words = packed.view("<u8").reshape(len(rows), width // 8).astype(_U)
+        size = lengths[rows]
+        width = (int(size.max()) // 8 + 1) * 8  # room for the tail word, even when empty
+        packed = np.zeros((len(rows), width), np.uint8)  # zero-padded
+        at = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)  # byte j of its text
+        packed[np.repeat(np.arange(len(rows)), size), at] = data[np.repeat(ends[rows], size) + at]
+        words = packed.view("<u8").astype(_U)
         with np.errstate(over="ignore"):
-            out[rows] = _mix(_siphash24(words, lengths[rows]))
+            out[rows] = _mix(_siphash24(words, size))
     for i in np.flatnonzero(~short).tolist():
-        out[i] = int.from_bytes(hashlib.blake2b(data[i], digest_size=8, key=_KEY).digest(), "little")
+        text = data[ends[i] : ends[i + 1]].tobytes()
+        out[i] = int.from_bytes(hashlib.blake2b(text, digest_size=8, key=_KEY).digest(), "little")
     return out.view(np.int64)
