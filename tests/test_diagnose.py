@@ -500,6 +500,49 @@ def test_probe_path_gives_the_general_verdict():
             assert fast == _verdict(view)
 
 
+def test_healthy_path_gives_the_general_verdict():
+    """The short path for servers without door events says exactly what _verdict says."""
+    from collections import Counter
+
+    from zeekslam.diagnose import (
+        _EMPTY,
+        _NO_CONC,
+        ABORTED,
+        NCAT,
+        NEUTRAL,
+        REPLY_ONLY,
+        SERVED,
+        WAITED,
+        CrashWindow,
+        DiagnoseOptions,
+        _healthy_verdict,
+        _verdict,
+        _View,
+    )
+
+    run = CrashWindow(start=7.0, end=8.0, events=3, door_events=0, clients=2, kinds={"aborted": 3},
+                      preceded_by_success=True, recovered_at=None, first_affected=7.0)
+    for served, aborted, neutral, reply_only, waited, replies, runs in [
+        (5, 0, 0, 0, 0, _EMPTY, []), (0, 0, 2, 1, 0, _EMPTY, []), (3, 3, 1, 0, 2, Counter({"220 hi": 3}), [run]),
+        (0, 0, 0, 0, 0, _EMPTY, []), (9, 1, 0, 1, 1, Counter({"b": 1, "a": 2}), [run, run]),
+    ]:
+        cats = np.zeros(NCAT, np.int64)
+        cats[[SERVED, ABORTED, NEUTRAL, REPLY_ONLY, WAITED]] = served, aborted, neutral, reply_only, waited
+        labels = {"completed": served} if served else {}
+        conc, cconc = list(_NO_CONC), list(_NO_CONC)
+        conc[SERVED], cconc[SERVED] = Counter({2: served, 0: 1}), Counter({1: served})
+        tl = {"start": math.nan, "width": 1.0, "served": np.zeros(0), "turned_away": np.zeros(0)}
+        view = _View(
+            host="10.1.2.3", port=443, opts=DiagnoseOptions(), cat_counts=cats, labels=labels, kinds=_EMPTY,
+            replies=replies, first=5.0, last=9.0, accepted=int(cats.sum()), reset_after_data=0, zeek_conc=1,
+            computed_conc=4, clients=[], other=None, conc=conc, cconc=cconc, runs=list(runs), nclients=2, timeline=tl,
+            samples={},
+        )
+        fast = _healthy_verdict("10.1.2.3", 443, cats.tolist(), labels, 5.0, 9.0, replies, runs, conc[SERVED],
+                                cconc[SERVED], 0, 1, 4, tl, {})
+        assert fast == _verdict(view) and fast.verdict == "healthy"
+
+
 def test_folded_hosts_count_distinct_clients_up_to_eight():
     fr = pd.concat(frames("port_closed"), ignore_index=True).iloc[:1]
     rows = []
