@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from .diagnose import (
     CATEGORY_NAMES,
+    LABELS,
     SUPPORTED,
     UNDECIDED,
     Hypothesis,
@@ -52,6 +53,9 @@ def sanitize(text: object) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+_VOCABULARY = frozenset(LABELS)  # label names: our own words, safe as they are
+
+
 def _hist(h: dict) -> str:
     if not h:
         return "-"
@@ -75,7 +79,7 @@ def iter_text(
     skipped: int | None = None,
     max_clients: int = 6,
 ) -> Iterator[str]:
-    """The text report, server by server (each piece ends with a newline)."""
+    """The text report, worst server first, in pieces of a few hundred lines (each ends with a newline)."""
     shown = [d for d in diagnoses if include_healthy or d.verdict != "healthy"]
     problems = sum(1 for d in diagnoses if d.verdict != "healthy")
     head = f"zeekslam report: {len(diagnoses)} server(s), {problems} with door events"
@@ -87,13 +91,15 @@ def iter_text(
     if not diagnoses:
         lines.append("no TCP connections to diagnose")
     for i, d in enumerate(shown, 1):
-        yield "\n".join(lines) + "\n"
-        lines = [""]
+        if len(lines) >= 512:  # a few hundred lines a piece, not one write per server
+            yield "\n".join(lines) + "\n"
+            lines = []
+        lines.append("")
         lines.append(f"{i}. {sanitize(d.server)}  {d.verdict}  (confidence {d.confidence})")
         lines.append(f"   {sanitize(d.summary)}")
         if not details:
             continue
-        labels = ", ".join(f"{sanitize(k)} {v}" for k, v in d.label_counts.items())
+        labels = ", ".join(f"{k if k in _VOCABULARY else sanitize(k)} {v}" for k, v in d.label_counts.items())
         lines.append(f"   connections {d.connections}: {labels}")
         lines.append(f"   time: {spans[i - 1]} .. {spans[len(shown) + i - 1]}")
         if d.door_events or d.concurrency_refused:
