@@ -760,13 +760,12 @@ class ServerRows:
 
     def slice(self, start: int, stop: int) -> ServerRows:
         """Rows ``start:stop`` (views; the address texts are shared)."""
-        cut = {name: None if value is None else value[start:stop] for name, value in self._per_row().items()}
-        return ServerRows(rows=stop - start, htext=self.htext, otext=self.otext, **cut)
+        return self.take(slice(start, stop), stop - start)
 
-    def take(self, idx: np.ndarray) -> ServerRows:
-        """Rows ``idx`` (the address texts are shared)."""
+    def take(self, idx: np.ndarray | slice, n: int | None = None) -> ServerRows:
+        """Rows ``idx`` (``n`` of them; the address texts are shared)."""
         cut = {name: None if value is None else value[idx] for name, value in self._per_row().items()}
-        return ServerRows(rows=len(idx), htext=self.htext, otext=self.otext, **cut)
+        return ServerRows(rows=len(idx) if n is None else n, htext=self.htext, otext=self.otext, **cut)
 
     @classmethod
     def concat(cls, parts: Sequence[ServerRows]) -> ServerRows:
