@@ -49,6 +49,15 @@ def _values(array: pa.Array, dtype: type) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array) + array.offset)[array.offset:]
 
 
+def string_buffers(values: pa.Array, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(ends, data)`` of the first ``n`` values (all by default) of a string or binary array:
+    value ``i`` is ``data[ends[i]:ends[i + 1]]`` (no copy)."""
+    n = len(values) if n is None else n
+    ends = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
+    data = values.buffers()[2]
+    return ends, np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+
+
 def _float64s(column: pa.ChunkedArray) -> np.ndarray:
     """A float64 column as numpy, NaN where null."""
     parts = []
@@ -199,9 +208,7 @@ class ArrowColumns(Columns):
         values = self._dictionaries.get(name)
         if values is None or not pa.types.is_string(values.type):
             return None
-        ends = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
-        data = values.buffers()[2]
-        return ends, np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+        return string_buffers(values)
 
     def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
         if name in self._later:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .columns import _bools, _float64s, arrow_binary, arrow_indices, arrow_ints
+from .columns import _bools, _float64s, arrow_binary, arrow_indices, arrow_ints, string_buffers
 from .label import LABEL_FIELDS, LabeledChunk
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, _iso_seconds, unescape
 
@@ -1564,8 +1564,8 @@ def _ecs_lines_of(leaves: dict[str, pa.Array | str], n: int) -> memoryview:
 
 def _values_bytes(values: pa.Array, n: int) -> memoryview:
     """The bytes of the ``n`` values of a string or binary array laid end to end (no copy)."""
-    ends = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
-    return memoryview(values.buffers()[2])[ends[0]:ends[n]]
+    ends, data = string_buffers(values, n)
+    return memoryview(data)[ends[0]:ends[n]]
 
 
 @functools.lru_cache(maxsize=1024)
