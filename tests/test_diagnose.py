@@ -219,6 +219,40 @@ def test_open_counts_matches_brute_force():
     assert open_counts(g_w, s_w, e_w, g_q, t_q).astype(int).tolist() == want
 
 
+def test_concurrency_histograms_match_brute_force():
+    """Served sessions on two servers from four clients, times and durations GENERATED over real
+    lab rows: the histograms of concurrency at accept (all clients, and the same client) are the
+    counts of that server's sessions open at each accept (some accepts find none open)."""
+    rng = np.random.default_rng(11)
+    row = pd.concat(frames("normal"), ignore_index=True)
+    row = row[(row["slam.label"] == "completed") & (row["service"] != "ftp-data")].iloc[:1]
+    n = 400
+    fr = pd.concat([row] * n, ignore_index=True)
+    fr["ts"] = 1.7e9 + np.sort(rng.uniform(0, 120, n))
+    fr["duration"] = rng.exponential(0.4, n)
+    fr.loc[rng.random(n) < 0.1, "duration"] = 6.0  # a few long ones: several open at once
+    fr["id.resp_p"] = rng.choice([2100.0, 2101.0], n)
+    fr["id.orig_h"] = rng.choice(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"], n)
+    start, end = fr.ts.to_numpy(), (fr.ts + fr.duration).to_numpy()
+    port, client = fr["id.resp_p"].to_numpy(), fr["id.orig_h"].to_numpy()
+    for batch_rows in (64, 65_536):
+        diag = ServerDiagnoser(batch_rows=batch_rows)
+        diag.add(fr)
+        out = by_server(diag.finish())
+        for p in (2100.0, 2101.0):
+            d = out[f"{row['id.resp_h'].iloc[0]}:{int(p)}"]
+            mine = np.flatnonzero(port == p)
+            total, same = {}, {}
+            for i in mine.tolist():
+                open_ = (port == p) & (start < start[i]) & (start[i] < end)
+                for hist, k in ((total, int(open_.sum())), (same, int((open_ & (client == client[i])).sum()))):
+                    hist[k] = hist.get(k, 0) + 1
+            assert d.concurrency_served == total
+            assert d.client_concurrency_served == same
+            assert total.get(0, 0) >= 20 and max(total) >= 2  # both paths taken
+            assert max(same) >= 1
+
+
 def test_format_time_matches_the_spelt_out_format():
     from datetime import UTC, datetime
 
