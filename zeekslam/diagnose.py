@@ -2048,8 +2048,8 @@ class _KeyCounts:
         return len(self.k)
 
     def add(self, keys: np.ndarray) -> None:
-        # the distinct keys by Arrow's hash table, then sorted: a batch has few (a sort of all
-        # the keys cost 3-4x more)
+        # the distinct keys by Arrow's hash table, then only they are sorted: a batch has few
+        # (np.unique, a sort of every key, took ~1.7x as long)
         codes, u = first_seen(keys)
         c = np.bincount(codes, minlength=len(u))
         order = np.argsort(u)
