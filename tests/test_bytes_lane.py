@@ -310,8 +310,8 @@ def _rows_equal(a, b):
             np.testing.assert_array_equal(x, y, err_msg=name)
         else:
             assert x == y, name
-    assert a.htext[a.hcode].tolist() == b.htext[b.hcode].tolist()
-    assert a.otext[a.ocode].tolist() == b.otext[b.ocode].tolist()
+    assert a.host_texts() == b.host_texts()
+    assert a.client_texts() == b.client_texts()
 
 
 @pytest.mark.parametrize("path", TSV_LOGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
@@ -322,6 +322,8 @@ def test_report_rows_from_arrow_equal_rows_from_frames(path):
     for labeled in label_chunks([str(path)], chunk_rows=500, deferred=()):
         fast = rows_of_labeled(labeled)
         arrow += isinstance(labeled.columns, ArrowColumns)
+        if isinstance(labeled.columns, ArrowColumns):  # addresses stay Arrow's strings: no Python one each
+            assert not isinstance(fast.htext, np.ndarray) and not isinstance(fast.otext, np.ndarray)
         _rows_equal(fast, rows_of_frame(labeled.frame))
         checked += len(fast.ts)
     kept = sum(len(rows_of_frame(f).ts) for f in label_logs([str(path)]))
@@ -377,3 +379,33 @@ def test_report_rows_when_a_header_types_text_columns_as_numbers(tmp_path):
         kept += len(rows)
     assert kept == 40
     assert len(diag.finish()) == 1
+
+
+def test_server_rows_concat_merges_arrow_and_python_address_texts():
+    """ServerRows.concat over parts whose addresses are Arrow's strings (the report lane), Python
+    strings (the frame lane), or both: each distinct address gets one code, every row keeps its own."""
+    from zeekslam.diagnose import ServerDiagnoser, ServerRows, rows_of_frame, rows_of_labeled
+    from zeekslam.report import render_text
+
+    path = LAB / "mixed_dev" / "tsv" / "conn.log"
+    chunks = list(label_chunks([str(path)], chunk_rows=40, deferred=()))
+    assert len(chunks) >= 3 and all(isinstance(c.columns, ArrowColumns) for c in chunks)
+    fast = [rows_of_labeled(c) for c in chunks]
+    slow = [rows_of_frame(c.frame) for c in chunks]
+    for parts in (fast, [fast[0], slow[1], fast[2]], slow):
+        both = ServerRows.concat(parts)
+        assert both.host_texts() == [t for p in parts for t in p.host_texts()]
+        assert both.client_texts() == [t for p in parts for t in p.client_texts()]
+        for codes, texts in ((both.hcode, both.htext), (both.ocode, both.otext)):
+            used = sorted(set(codes.tolist()))
+            named = [texts[i] if isinstance(texts, np.ndarray) else texts[i].as_py() for i in used]
+            assert len(set(named)) == len(named)  # one code per distinct address
+        assert isinstance(both.htext, np.ndarray) == (parts is not fast)
+    # and the diagnosis is the same whichever way the addresses came
+    texts = set()
+    for parts in (fast, slow):
+        diag = ServerDiagnoser(batch_rows=50)
+        for part in parts:
+            diag.add(part)
+        texts.add(render_text(diag.finish()))
+    assert len(texts) == 1 and "127.0.0.1:2191" in next(iter(texts))

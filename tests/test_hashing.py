@@ -37,20 +37,26 @@ def test_long_and_undecodable_texts_hash_apart_and_stably():
 def test_hashes_of_arrow_bytes_are_hash_texts():
     import pyarrow as pa
 
-    from zeekslam.columns import ArrowColumns
+    from zeekslam.columns import ArrowColumns, string_buffers
+    from zeekslam.diagnose import _present_arrow_codes
 
     texts = _texts(np.random.default_rng(9))  # edge lengths, past 256 bytes, non-ASCII
     column = pa.chunked_array([pa.array(texts[:2000] + [None]), pa.array(texts[2000:])])
     cols = ArrowColumns(pa.table({"id.orig_h": column}))
     codes, uniques = cols.codes("id.orig_h")
-    ends, data = cols.text_bytes("id.orig_h")
+    same_codes, dictionary = cols.dictionary_codes("id.orig_h")  # Arrow's distinct strings, unset a null
+    assert np.array_equal(same_codes, codes)
+    ends, data = string_buffers(dictionary)
     assert np.array_equal(hash_utf8(ends, data), hash_texts(uniques))  # unset: the empty text
     assert "" in uniques.tolist() and len(uniques) == len(set(texts)) + 1
     part = pa.array(texts).slice(5, 100)  # an array that starts at an offset
     ends = np.frombuffer(part.buffers()[1], np.int32, count=101, offset=part.offset * 4)
     assert np.array_equal(hash_utf8(ends, np.frombuffer(part.buffers()[2], np.uint8)),
                           hash_texts(np.array(texts[5:105], dtype=object)))
-    assert ArrowColumns(pa.table({"n": pa.array([1.0, 2.0])})).text_bytes("n") is None
+    # a column a (hostile) header typed as numbers: its addresses are texts all the same
+    numbers = ArrowColumns(pa.table({"id.orig_h": pa.array([1.0, None, 1.0])}))
+    codes, texts = _present_arrow_codes(numbers, "id.orig_h", np.arange(3))
+    assert isinstance(texts, np.ndarray) and [texts[c] if c >= 0 else None for c in codes] == ["1.0", None, "1.0"]
 
 
 def test_first_seen_is_pandas_factorize():

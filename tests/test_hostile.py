@@ -165,8 +165,8 @@ def test_odd_but_clean_values_write_alike_in_every_lane(tmp_path, seed):
         a, b = rows_of_labeled(labeled), rows_of_frame(labeled.frame)
         for name in ("ts", "port", "cat", "lab_idx", "end", "ob"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-        assert a.htext[a.hcode].tolist() == b.htext[b.hcode].tolist()
-        assert a.otext[a.ocode].tolist() == b.otext[b.ocode].tolist()
+        assert a.host_texts() == b.host_texts()
+        assert a.client_texts() == b.client_texts()
     for rows in server_rows(label_chunks([str(path)], deferred=())):
         diag.add(rows)
     out = diag.finish()

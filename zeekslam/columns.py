@@ -100,6 +100,13 @@ def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, _values(distinct, np.int64)[: len(distinct)].copy()
 
 
+def first_seen_strings(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """:func:`first_seen` for an Arrow string array: (code per value, distinct values as Arrow's
+    array), by Arrow's hash table, with no Python string made (unset is a value of its own)."""
+    encoded = texts.dictionary_encode(null_encoding="encode")
+    return _values(encoded.indices, np.int32).astype(np.int64), encoded.dictionary
+
+
 def first_seen_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`first_seen` for an object array of texts (a text's own equality and hash)."""
     items = values.tolist()
@@ -158,7 +165,7 @@ class ArrowColumns(Columns):
         self._later = frozenset(later) if texts_of_lines is not None else frozenset()
         self._texts_of_lines = texts_of_lines
         self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._dictionaries: dict[str, pa.Array] = {}  # Arrow's distinct values behind _codes
+        self._dictionaries: dict[str, tuple[np.ndarray, pa.Array]] = {}  # codes and Arrow's distinct values
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -185,30 +192,29 @@ class ArrowColumns(Columns):
             uniques, codes = np.unique(self._texts_of_lines(name, np.arange(len(self))).astype(str),
                                        return_inverse=True)
             return codes.reshape(-1), uniques.astype(object)
-        if name not in self._names:
+        encoded = self.dictionary_codes(name)
+        if encoded is None:
             return _absent(len(self))
+        codes, dictionary = encoded
+        uniques = np.array(["" if v is None else v for v in dictionary.to_pylist()], dtype=object)
+        self._codes[name] = codes, uniques
+        return codes, uniques
+
+    def dictionary_codes(self, name: str) -> tuple[np.ndarray, pa.Array] | None:
+        """``codes(name)`` with the distinct values as Arrow's array (no Python object per value;
+        an unset value is a null of its own); None for a column absent or parsed later."""
+        if name in self._dictionaries:
+            return self._dictionaries[name]
+        if name not in self._names:
+            return None
         # Unset values get a code of their own (null_encoding), so the codes have no nulls to fill;
         # the chunks of a chunked column are encoded against one dictionary (no need to combine them).
         encoded = self.table.column(name).dictionary_encode(null_encoding="encode")
         if not encoded.num_chunks:
-            return _absent(len(self))
-        uniques = np.array(["" if v is None else v for v in encoded.chunk(0).dictionary.to_pylist()], dtype=object)
-        codes = np.concatenate([_values(chunk.indices, np.int32) for chunk in encoded.chunks]).astype(np.intp)
-        self._codes[name] = codes, uniques
-        self._dictionaries[name] = encoded.chunk(0).dictionary
-        return codes, uniques
-
-    def text_bytes(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """The distinct texts of ``codes(name)`` as their UTF-8 bytes end to end, ``(ends, data)``
-        (text ``i`` is ``data[ends[i]:ends[i + 1]]``; unset is empty), read from Arrow's dictionary
-        with no Python string per text; None when the column holds no strings."""
-        import pyarrow as pa
-
-        self.codes(name)
-        values = self._dictionaries.get(name)
-        if values is None or not pa.types.is_string(values.type):
             return None
-        return string_buffers(values)
+        codes = np.concatenate([_values(chunk.indices, np.int32) for chunk in encoded.chunks]).astype(np.intp)
+        self._dictionaries[name] = codes, encoded.chunk(0).dictionary
+        return self._dictionaries[name]
 
     def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
         if name in self._later:
@@ -270,7 +276,8 @@ class JoinedColumns(Columns):
         self.facts = FrameColumns(facts)
         self._joined = frozenset(facts.columns)
 
-    def _of(self, name: str) -> Columns:
+    def source(self, name: str) -> Columns:
+        """The columns ``name`` is read from: the facts' or the chunk's own."""
         return self.facts if name in self._joined else self.base
 
     def __len__(self) -> int:
@@ -280,10 +287,10 @@ class JoinedColumns(Columns):
         return name in self._joined or self.base.has(name)
 
     def numbers(self, name: str) -> np.ndarray:
-        return self._of(name).numbers(name)
+        return self.source(name).numbers(name)
 
     def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        return self._of(name).codes(name)
+        return self.source(name).codes(name)
 
     def texts(self, name: str, rows: np.ndarray) -> np.ndarray:
-        return self._of(name).texts(name, rows)
+        return self.source(name).texts(name, rows)

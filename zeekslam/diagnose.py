@@ -77,11 +77,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .columns import first_seen, first_seen_texts
+from .columns import arrow_indices, first_seen, first_seen_strings, first_seen_texts, string_buffers
 from .hashing import hash_texts, hash_utf8
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from .columns import Columns
     from .label import LabeledChunk
@@ -746,9 +747,9 @@ class ServerRows:
     port: np.ndarray  # int64 id.resp_p
     ob: np.ndarray  # orig_bytes
     hcode: np.ndarray  # server address: code into htext
-    htext: np.ndarray
+    htext: np.ndarray | pa.Array  # distinct texts: an object array, or Arrow's strings (no Python object each)
     ocode: np.ndarray  # client address: code into otext
-    otext: np.ndarray
+    otext: np.ndarray | pa.Array
     ch: np.ndarray  # 64-bit hash of the client address
     kind: np.ndarray | None  # refusal kind text ("" when none); None when no row has one
     reply: np.ndarray | None  # reply text, likewise
@@ -757,6 +758,14 @@ class ServerRows:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def host_texts(self) -> list[str]:
+        """The server address of each row."""
+        return _texts_at(self.htext, self.hcode)
+
+    def client_texts(self) -> list[str]:
+        """The client address of each row."""
+        return _texts_at(self.otext, self.ocode)
 
     def slice(self, start: int, stop: int) -> ServerRows:
         """Rows ``start:stop`` (views; the address texts are shared)."""
@@ -790,13 +799,35 @@ class ServerRows:
                 if name not in ("rows", "htext", "otext")}
 
 
-def _merge_codes(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def _texts_at(texts: np.ndarray | pa.Array, idx: np.ndarray) -> list[str]:
+    """The texts at ``idx`` of an object array or an Arrow string array (never at an unset one)."""
+    if isinstance(texts, np.ndarray):
+        return texts[idx].tolist()
+    return texts.take(arrow_indices(idx)).to_pylist()
+
+
+def _merge_codes(parts: Sequence[tuple[np.ndarray, np.ndarray | pa.Array]]) -> tuple[np.ndarray, np.ndarray | pa.Array]:
     """Codes into one table of distinct texts, from (codes, texts) of several parts."""
-    # one hash pass over all the parts' texts (object hashes: undecodable bytes are fine)
-    remap, distinct = first_seen_texts(np.concatenate([texts for _, texts in parts]))
-    offsets = np.cumsum([0] + [len(texts) for _, texts in parts])
+    texts = [t for _, t in parts]
+    if not any(isinstance(t, np.ndarray) for t in texts) and len({t.type for t in texts}) == 1:
+        # Arrow's strings (the report lane): merged by Arrow's hash table, no Python string made
+        import pyarrow as pa
+
+        remap, distinct = first_seen_strings(pa.concat_arrays(texts))
+    else:
+        # one hash pass over all the parts' texts (object hashes: undecodable bytes are fine)
+        remap, distinct = first_seen_texts(np.concatenate([_object_texts(t) for t in texts]))
+        distinct = np.asarray(distinct, dtype=object)
+    offsets = np.cumsum([0] + [len(t) for t in texts])
     merged = np.concatenate([remap[offset + codes] for (codes, _), offset in zip(parts, offsets.tolist())])
-    return merged, np.asarray(distinct, dtype=object)
+    return merged, distinct
+
+
+def _object_texts(texts: np.ndarray | pa.Array) -> np.ndarray:
+    """Texts as an object array (Arrow's unset ones as ''; no row refers to them)."""
+    if isinstance(texts, np.ndarray):
+        return texts
+    return np.array(["" if v is None else v for v in texts.to_pylist()], dtype=object)
 
 
 def _empty_texts(n: int) -> np.ndarray:
@@ -901,8 +932,9 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
     port = cols.numbers("id.resp_p")
     keep &= np.isfinite(ts) & np.isfinite(port)
     sel = np.flatnonzero(keep)
-    hcode, htext = _present_codes(cols, "id.resp_h", sel)
-    ocode, otext = _present_codes(cols, "id.orig_h", sel)
+    # addresses: codes into Arrow's distinct texts
+    hcode, htext = _present_arrow_codes(cols, "id.resp_h", sel)
+    ocode, otext = _present_arrow_codes(cols, "id.orig_h", sel)
     ok = (hcode >= 0) & (ocode >= 0)
     if not ok.all():
         sel, hcode, ocode = sel[ok], hcode[ok], ocode[ok]
@@ -912,10 +944,8 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
     reply = labels.reply[sel]
     if not (reply != "").any():
         reply = None
-    # the clients' hashes from the bytes Arrow holds (the same values: UTF-8 is what hash_texts
-    # hashes); slam.log's facts never hold addresses, so these are the chunk's own
-    client_bytes = arrow.text_bytes("id.orig_h")
-    hashes = hash_utf8(*client_bytes) if client_bytes is not None and len(client_bytes[0]) == len(otext) + 1 else None
+    # the clients' hashes from the bytes Arrow holds (the same values: UTF-8 is what hash_texts hashes)
+    hashes = hash_utf8(*string_buffers(otext)) if not isinstance(otext, np.ndarray) else None
     return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, cols.numbers, kind, reply, hashes)
 
 
@@ -945,6 +975,23 @@ def _present_codes(cols: Columns, name: str, rows: np.ndarray) -> tuple[np.ndarr
     codes, uniq = _text_uniques(cols, name)
     remap = np.where(uniq == "", -1, np.arange(len(uniq)))
     return remap[codes[rows]], uniq
+
+
+def _present_arrow_codes(cols: Columns, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | pa.Array]:
+    """:func:`_present_codes` into Arrow's distinct strings (no Python string per distinct
+    address: a sensor's chunk has thousands); an object array where Arrow has no strings."""
+    import pyarrow as pa
+
+    from .columns import ArrowColumns, JoinedColumns
+
+    source = cols.source(name) if isinstance(cols, JoinedColumns) else cols
+    encoded = source.dictionary_codes(name) if isinstance(source, ArrowColumns) else None
+    if encoded is None or not pa.types.is_string(encoded[1].type):
+        return _present_codes(cols, name, rows)
+    codes, dictionary = encoded
+    ends, _ = string_buffers(dictionary)
+    remap = np.where(np.diff(ends) == 0, -1, np.arange(len(dictionary)))  # unset (null) and empty: no length
+    return remap[codes[rows]], dictionary
 
 
 class ServerDiagnoser:
@@ -1131,10 +1178,11 @@ class ServerDiagnoser:
         """Endpoint key per row (host id << 16 | port), and the host ids in order of first appearance."""
         port = np.clip(port, 0, 65535)
         hu = first_seen(hcode)[1]  # host codes in order of first appearance among the kept rows
-        ids = np.fromiter(map(self._hid.get, htext[hu].tolist(), repeat(-1)), np.int64, len(hu))
+        names = _texts_at(htext, hu)
+        ids = np.fromiter(map(self._hid.get, names, repeat(-1)), np.int64, len(hu))
         if (ids < 0).any():
             for i in np.flatnonzero(ids < 0).tolist():
-                ids[i] = self._new_host(htext[hu[i]])
+                ids[i] = self._new_host(names[i])
         hid = np.full(len(htext), -1, np.int64)
         hid[hu] = ids
         return (hid[hcode] << 16) | port, ids
@@ -1392,8 +1440,8 @@ class ServerDiagnoser:
         out = np.empty(len(uniq), np.int64)
         n0 = len(self._pair_ip)
         new_srv = []  # server of each pair made here (ids n0, n0 + 1, ...)
-        for i, (s, c) in enumerate(zip((uniq // len(otext)).tolist(), (uniq % len(otext)).tolist(), strict=True)):
-            ip = otext[c]
+        ips = _texts_at(otext, uniq % len(otext))
+        for i, (s, ip) in enumerate(zip((uniq // len(otext)).tolist(), ips, strict=True)):
             pid = self._pair.get((s, ip))
             if pid is None:
                 if S.npairs[s] < opts.max_clients and len(self._pair) < opts.max_pairs:
