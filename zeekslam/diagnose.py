@@ -750,7 +750,6 @@ class ServerRows:
     htext: np.ndarray | pa.Array  # distinct texts: an object array, or Arrow's strings (no Python object each)
     ocode: np.ndarray  # client address: code into otext
     otext: np.ndarray | pa.Array
-    ch: np.ndarray  # 64-bit hash of the client address
     kind: np.ndarray | None  # refusal kind text ("" when none); None when no row has one
     reply: np.ndarray | None  # reply text, likewise
     rc: np.ndarray  # resp_concurrent from slam.log (NaN when not joined)
@@ -799,6 +798,12 @@ class ServerRows:
                 if name not in ("rows", "htext", "otext")}
 
 
+def _client_hashes(texts: np.ndarray | pa.Array) -> np.ndarray:
+    """The 64-bit hash of each distinct client address: from the bytes Arrow holds when the texts
+    are Arrow's (the same values: UTF-8 is what hash_texts hashes)."""
+    return hash_texts(texts) if isinstance(texts, np.ndarray) else hash_utf8(*string_buffers(texts))
+
+
 def _texts_at(texts: np.ndarray | pa.Array, idx: np.ndarray) -> list[str]:
     """The texts at ``idx`` of an object array or an Arrow string array (never at an unset one)."""
     if isinstance(texts, np.ndarray):
@@ -839,9 +844,8 @@ def _empty_texts(n: int) -> np.ndarray:
 def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, port: np.ndarray,
                  hcode: np.ndarray, htext: np.ndarray, ocode: np.ndarray, otext: np.ndarray,
                  numbers: Callable[[str], np.ndarray], kind: np.ndarray | None,
-                 reply: np.ndarray | None, client_hashes: np.ndarray | None = None) -> ServerRows:
-    """The rows ``sel`` (addresses already cut to them), with their outcome categories;
-    ``client_hashes``: ``hash_texts(otext)`` when the caller has it already."""
+                 reply: np.ndarray | None) -> ServerRows:
+    """The rows ``sel`` (addresses already cut to them), with their outcome categories."""
     # a port beyond int64 (a log's 1e300) would cast to garbage: clipped first, as _servers_of does
     lab_idx, ts, port = lab_idx[sel], ts[sel], np.clip(port[sel], 0, 65535).astype(np.int64)
 
@@ -859,10 +863,8 @@ def _server_rows(n: int, lab_idx: np.ndarray, sel: np.ndarray, ts: np.ndarray, p
     if kind is not None:
         # a known refusal reply makes any accepted connection a refusal
         cat = np.where((kind != "") & np.isin(cat, [SERVED, REPLY_ONLY, NEUTRAL, WAITED]), REFUSED, cat)
-    # clients: one hash per distinct address of the chunk
-    ch = (hash_texts(otext) if client_hashes is None else client_hashes)[ocode]
     return ServerRows(rows=n, lab_idx=lab_idx, cat=cat, ts=ts, end=end, port=port, ob=ob, hcode=hcode,
-                      htext=htext, ocode=ocode, otext=otext, ch=ch, kind=kind, reply=reply,
+                      htext=htext, ocode=ocode, otext=otext, kind=kind, reply=reply,
                       rc=col(RESP_CONC), oc=col(ORIG_CONC))
 
 
@@ -944,9 +946,7 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
     reply = labels.reply[sel]
     if not (reply != "").any():
         reply = None
-    # the clients' hashes from the bytes Arrow holds (the same values: UTF-8 is what hash_texts hashes)
-    hashes = hash_utf8(*string_buffers(otext)) if not isinstance(otext, np.ndarray) else None
-    return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, cols.numbers, kind, reply, hashes)
+    return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, cols.numbers, kind, reply)
 
 
 def server_rows(chunks: Iterator[LabeledChunk]) -> Iterator[ServerRows]:
@@ -1134,15 +1134,17 @@ class ServerDiagnoser:
             if texts is not None:
                 opens |= texts != ""
         srv = self._servers_of(key, ids, opens)
+        # clients by hash: one per distinct address of the batch (its chunks' addresses merged)
+        ch = _client_hashes(rows.otext)[rows.ocode]
         probe = srv < 0
         if probe.any():
             p = np.flatnonzero(probe)
             self._probes_add(key[p], rows.lab_idx[p], rows.ts[p], rows.end[p], rows.ocode[p], len(rows.otext),
-                             rows.ch[p], rows.rc[p])
+                             ch[p], rows.rc[p])
             keep = np.flatnonzero(~probe)
-            rows, srv = rows.take(keep), srv[keep]
+            rows, srv, ch = rows.take(keep), srv[keep], ch[keep]
         if len(srv):
-            self._ingest(srv, rows.cat, rows.lab_idx, rows.ts, rows.end, rows.ob, rows.ocode, rows.otext, rows.ch,
+            self._ingest(srv, rows.cat, rows.lab_idx, rows.ts, rows.end, rows.ob, rows.ocode, rows.otext, ch,
                          rows.kind, rows.reply, rows.rc, rows.oc)
         self._flush()
         self._evict()
