@@ -100,6 +100,11 @@ def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, _values(distinct, np.int64)[: len(distinct)].copy()
 
 
+def object_texts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow array's values as an object array of Python strings, '' where unset."""
+    return np.array(["" if v is None else v for v in values.to_pylist()], dtype=object)
+
+
 def first_seen_strings(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """:func:`first_seen` for an Arrow string array: (code per value, distinct values as Arrow's
     array), by Arrow's hash table, with no Python string made (unset is a value of its own)."""
@@ -196,7 +201,7 @@ class ArrowColumns(Columns):
         if encoded is None:
             return _absent(len(self))
         codes, dictionary = encoded
-        uniques = np.array(["" if v is None else v for v in dictionary.to_pylist()], dtype=object)
+        uniques = object_texts(dictionary)
         self._codes[name] = codes, uniques
         return codes, uniques
 
@@ -221,8 +226,7 @@ class ArrowColumns(Columns):
             return self._texts_of_lines(name, rows)
         if not self.has(name):
             return np.full(len(rows), "", dtype=object)
-        values = self.table.column(name).take(arrow_indices(rows)).to_pylist()
-        return np.array(["" if v is None else v for v in values], dtype=object)
+        return object_texts(self.table.column(name).take(arrow_indices(rows)))
 
 
 class FrameColumns(Columns):

@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .columns import arrow_indices, first_seen, first_seen_strings, first_seen_texts, string_buffers
+from .columns import arrow_indices, first_seen, first_seen_strings, first_seen_texts, object_texts, string_buffers
 from .hashing import hash_texts, hash_utf8
 
 if TYPE_CHECKING:
@@ -830,9 +830,7 @@ def _merge_codes(parts: Sequence[tuple[np.ndarray, np.ndarray | pa.Array]]) -> t
 
 def _object_texts(texts: np.ndarray | pa.Array) -> np.ndarray:
     """Texts as an object array (Arrow's unset ones as ''; no row refers to them)."""
-    if isinstance(texts, np.ndarray):
-        return texts
-    return np.array(["" if v is None else v for v in texts.to_pylist()], dtype=object)
+    return texts if isinstance(texts, np.ndarray) else object_texts(texts)
 
 
 def _empty_texts(n: int) -> np.ndarray:
