@@ -271,7 +271,7 @@ class LogChunk:
             return
         import pyarrow as pa
 
-        more = _arrow_table(self.data, len(self), self.header, self._later, [])
+        more = _arrow_table(self.data, len(self), self.header, self._later, [], ascii_only=True)
         assert more is not None  # the same lines parsed before
         order = [f for f in self.header.fields if f in self.table.column_names or f in self._later]
         self.table = pa.table({name: (self.table if name in self.table.column_names else more).column(name)
@@ -560,11 +560,12 @@ def _parse_tsv_by_line(lines: list[str], header: Header, wanted: list[str],
 
 
 def _arrow_table(data: bytes | bytearray | memoryview, nlines: int, header: Header, wanted: list[str],
-                 numeric: list[str]) -> pa.Table | None:
+                 numeric: list[str], ascii_only: bool = False) -> pa.Table | None:
     """Arrow's multi-threaded CSV parser over whole lines: numbers as float64, text as strings.
 
     None if any line or value is off (a wrong field count, a bad number, invalid
-    UTF-8); the caller then goes line by line, which names each bad line.
+    UTF-8); the caller then goes line by line, which names each bad line.  With
+    ``ascii_only`` (the data was checked to be printable ASCII) no text is checked for UTF-8.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -581,7 +582,8 @@ def _arrow_table(data: bytes | bytearray | memoryview, nlines: int, header: Head
                                               newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 include_columns=wanted, null_values=[header.unset_field], strings_can_be_null=True,
-                column_types={c: pa.float64() if c in numeric else pa.string() for c in wanted}),
+                column_types={c: pa.float64() if c in numeric else pa.string() for c in wanted},
+                check_utf8=not ascii_only),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
         return None
@@ -956,7 +958,7 @@ def read_log(path: str, *, columns: Sequence[str] | None = None, chunk_rows: int
             start = 0 if a == 0 else int(newlines[a - 1]) + 1
             end = len(block) if b == nlines else int(newlines[b - 1])
             data = block[start:end]
-            table = _arrow_table(data, b - a, header, now, numeric)
+            table = _arrow_table(data, b - a, header, now, numeric, ascii_only=True)  # a clean run
             if table is None:  # a line Arrow refuses: go line by line, which names it
                 yield from slow(_decode(data).split("\n"), first + a, True)
                 yield from flush()

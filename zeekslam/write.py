@@ -642,7 +642,8 @@ def _json_arrow(labeled: LabeledChunk) -> memoryview | None:
     n = len(chunk)
     if len(set(header.fields)) != len(header.fields) or labeled.labels is None:
         return None
-    table = _arrow_table(chunk.data, n, header, header.fields, [])  # every column as text, unset is null
+    # every column as text, unset is null (a chunk with bytes is printable ASCII)
+    table = _arrow_table(chunk.data, n, header, header.fields, [], ascii_only=True)
     if table is None:
         return None
 
@@ -821,7 +822,7 @@ def _text_table(labeled: LabeledChunk) -> pa.Table | None:
     if (chunk.data is None or chunk.errors or header is None or labeled.labels is None
             or set(header.fields) & set(LABEL_FIELDS) or len(set(header.fields)) != len(header.fields)):
         return None
-    return _arrow_table(chunk.data, len(chunk), header, header.fields, [])
+    return _arrow_table(chunk.data, len(chunk), header, header.fields, [], ascii_only=True)  # clean bytes: ASCII
 
 
 def _label_table(labeled: LabeledChunk) -> tuple[list[dict], pa.Array]:
