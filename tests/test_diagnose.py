@@ -657,6 +657,37 @@ def test_a_scan_target_that_completes_a_handshake_becomes_a_server_with_its_atte
     assert (w.start, w.end) == (float(rejected.ts.min()), float(rejected.ts.max()))
 
 
+def test_report_does_not_depend_on_the_client_hash_key(monkeypatch):
+    """Client hashes are keyed at random per process, so nothing shown may depend on their values.
+    GENERATED: real lab rows (one success, one rejected SYN) re-aimed at one server from 150
+    made-up clients, a crash run with more clients in a fold batch than a crash window keeps."""
+    from zeekslam import hashing
+
+    served = pd.concat(frames("normal"), ignore_index=True)
+    served = served[(served["slam.label"] == "completed") & (served["service"] != "ftp-data")].iloc[:1]
+    rejected = pd.concat(frames("port_closed"), ignore_index=True).iloc[:1]
+    host, port = served["id.resp_h"].iloc[0], float(served["id.resp_p"].iloc[0])
+    rng = np.random.default_rng(5)
+    clients = np.array([f"10.9.{i // 100}.{i % 100}" for i in range(150)], dtype=object)
+    ok = pd.concat([served] * 170, ignore_index=True).assign(
+        ts=1.7e9 + np.arange(170) * 0.1, **{"id.orig_h": rng.choice(clients[:20], 170)})
+    bad = pd.concat([rejected] * 600, ignore_index=True).assign(
+        ts=1.7e9 + 17 + np.arange(600) * 0.1, **{"id.resp_h": host, "id.resp_p": port,
+                                                 "id.orig_h": rng.choice(clients, 600)})
+    stream = pd.concat([ok, bad], ignore_index=True)
+    texts = set()
+    for key in (b"k" * 16, b"\x01" * 16, hashing.PANDAS_KEY):
+        monkeypatch.setattr(hashing, "_KEY", key)
+        diag = ServerDiagnoser(batch_rows=200, horizon=1.0)  # the run starts late in the first batch
+        diag.add(stream)
+        out = diag.finish()
+        texts.add(render_text(out) + render_json(out))
+    assert len(texts) == 1
+    (d,) = out
+    (w,) = d.crash_windows
+    assert w.events == 600 and 64 < w.clients < 150  # more than one batch's 64 first, fewer than all
+
+
 def _scan_stream() -> list[pd.DataFrame]:
     """Real lab rows (mixed_dev's servers, port_closed's rejected SYNs re-aimed at 40 closed ports,
     shifted in time): enough endpoints for folding to happen many times."""

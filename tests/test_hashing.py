@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from zeekslam.columns import first_seen, first_seen_texts
-from zeekslam.hashing import hash_texts, hash_utf8
+from zeekslam.hashing import PANDAS_KEY, hash_texts, hash_utf8
 
 
 def _texts(rng: np.random.Generator) -> list[str]:
@@ -19,9 +19,26 @@ def _texts(rng: np.random.Generator) -> list[str]:
 
 def test_hashes_are_pandas_hash_array():
     texts = np.array(_texts(np.random.default_rng(7)), dtype=object)
-    ours = hash_texts(texts)
+    ours = hash_texts(texts, key=PANDAS_KEY)
     assert ours.dtype == np.int64
     assert np.array_equal(ours, pd.util.hash_array(texts, categorize=False).view(np.int64))
+
+
+def test_the_key_is_random_per_process_and_names_the_values():
+    import subprocess
+    import sys
+
+    from zeekslam import hashing
+
+    texts = np.array(["10.0.0.1", "10.0.0.2", "x" * 300], dtype=object)
+    assert hashing._KEY != PANDAS_KEY and len(hashing._KEY) == 16
+    assert not np.array_equal(hash_texts(texts), hash_texts(texts, key=PANDAS_KEY))
+    assert np.array_equal(hash_texts(texts, key=b"k" * 16), hash_texts(texts, key=b"k" * 16))
+    assert hash_texts(texts, key=b"k" * 16)[2] != hash_texts(texts, key=b"j" * 16)[2]  # BLAKE2b keyed too
+    code = "from zeekslam import hashing; print(hashing._KEY.hex())"
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(keys) == 2
 
 
 def test_long_and_undecodable_texts_hash_apart_and_stably():

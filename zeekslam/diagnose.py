@@ -1797,7 +1797,7 @@ class ServerDiagnoser:
         np.maximum.at(end, fs, tout[fail])
         np.minimum.at(first, fs, affected)
         kinds = np.bincount(fs * NCAT + cat[fail], minlength=nseg * NCAT).reshape(nseg, NCAT)
-        pairs = _unique_pairs(fs, ch[fail])
+        pairs = _first_pairs(fs, ch[fail])
         first_of_srv = new_srv[seg_first]
         starts_brk = brk[seg_first]
         last_of_srv = ~np.r_[seg_srv[1:] == seg_srv[:-1], False]
@@ -2197,12 +2197,15 @@ def _text_codes(col: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndar
     return remap[codes], tuniq  # code -1 (missing) picks the trailing ""
 
 
-def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The distinct (a, b) pairs, sorted, as a 2 x n array (``np.unique(..., axis=1)``, faster)."""
-    order = np.lexsort((b, a))
+def _first_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distinct (a, b) pairs as a 2 x n array, by ``a`` and then in order of first appearance:
+    what is kept of the first few ``b`` of an ``a`` never depends on the values of ``b`` (hashes)."""
+    order = np.lexsort((np.arange(len(a)), b, a))  # each pair's rows together, its first row first
     a, b = a[order], b[order]
     new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])] if len(a) else np.zeros(0, bool)
-    return np.stack([a[new], b[new]]).astype(np.int64)
+    firsts = order[new]
+    by_a = np.lexsort((firsts, a[new]))  # within an a: by first row
+    return np.stack([a[new][by_a], b[new][by_a]]).astype(np.int64)
 
 
 def _add_rows(a: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> None:

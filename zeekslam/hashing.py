@@ -1,20 +1,25 @@
 """64-bit hashes of address texts, in numpy (the ``report`` lane never imports pandas).
 
-The values are pandas' ``hash_array(texts, categorize=False)``: SipHash-2-4 of the UTF-8
-bytes under pandas' fixed key, then a 64-bit mix.  Two differences, both on hostile text:
-lone surrogates (undecodable bytes kept by the reader) are encoded with ``surrogatepass``,
-and texts longer than ``_MAX_SIP`` bytes are hashed with BLAKE2b instead.  A hash only
-names a client; no client's hash is ever shown.
+The algorithm is pandas' ``hash_array(texts, categorize=False)``: SipHash-2-4 of the UTF-8
+bytes, then a 64-bit mix.  The key is random, drawn once per process: addresses are
+attacker controlled, and under a known key (pandas' is public) two crafted addresses could
+be made to hash alike and count as one client.  With ``key=PANDAS_KEY`` the values are
+pandas' own (the tests compare them).  Two differences, both on hostile text: lone
+surrogates (undecodable bytes kept by the reader) are encoded with ``surrogatepass``, and
+texts longer than ``_MAX_SIP`` bytes are hashed with keyed BLAKE2b instead.  A hash only
+names a client within one run; no client's hash is ever shown, and no output depends on
+its value.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 import numpy as np
 
-_KEY = b"0123456789123456"  # pandas' hash_key
-_K0, _K1 = np.frombuffer(_KEY, dtype="<u8").astype(np.uint64)
+PANDAS_KEY = b"0123456789123456"  # pandas' hash_key
+_KEY = secrets.token_bytes(16)  # this process's
 _MAX_SIP = 256  # bytes: longer texts (never an address) are hashed one by one
 _U = np.uint64
 
@@ -41,13 +46,14 @@ def _sipround(v0, v1, v2, v3):
     return v0, v1, v2, v3
 
 
-def _siphash24(words: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def _siphash24(words: np.ndarray, lengths: np.ndarray, key: bytes) -> np.ndarray:
     """SipHash-2-4 of byte strings given as little-endian words, zero-padded (one row each)."""
     n = len(lengths)
-    v0 = np.full(n, 0x736F6D6570736575, _U) ^ _K0
-    v1 = np.full(n, 0x646F72616E646F6D, _U) ^ _K1
-    v2 = np.full(n, 0x6C7967656E657261, _U) ^ _K0
-    v3 = np.full(n, 0x7465646279746573, _U) ^ _K1
+    k0, k1 = np.frombuffer(key, dtype="<u8").astype(_U)
+    v0 = np.full(n, 0x736F6D6570736575, _U) ^ k0
+    v1 = np.full(n, 0x646F72616E646F6D, _U) ^ k1
+    v2 = np.full(n, 0x6C7967656E657261, _U) ^ k0
+    v3 = np.full(n, 0x7465646279746573, _U) ^ k1
     full = lengths // 8  # whole words; the rest (0-7 bytes) go in the last block
     for j in range(int(full.max()) if n else 0):
         on = np.flatnonzero(full > j)  # the texts that still have a whole word here
@@ -76,17 +82,19 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U(31))
 
 
-def hash_texts(texts: np.ndarray) -> np.ndarray:
-    """int64 hash per text of an object array of str (or bytes)."""
+def hash_texts(texts: np.ndarray, key: bytes | None = None) -> np.ndarray:
+    """int64 hash per text of an object array of str (or bytes), under ``key`` (16 bytes; by
+    default this process's random one)."""
     data = [t if isinstance(t, bytes) else str(t).encode("utf-8", "surrogatepass") for t in texts.tolist()]
     ends = np.zeros(len(data) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, data), np.int64, len(data)), out=ends[1:])
-    return hash_utf8(ends, np.frombuffer(b"".join(data), np.uint8))
+    return hash_utf8(ends, np.frombuffer(b"".join(data), np.uint8), key)
 
 
-def hash_utf8(ends: np.ndarray, data: np.ndarray) -> np.ndarray:
+def hash_utf8(ends: np.ndarray, data: np.ndarray, key: bytes | None = None) -> np.ndarray:
     """:func:`hash_texts` of texts given as their bytes end to end: text ``i`` is
     ``data[ends[i]:ends[i + 1]]`` (Arrow's layout of a string array: no Python string per text)."""
+    key = _KEY if key is None else key
     ends = ends.astype(np.int64)
     lengths = np.diff(ends)
     out = np.empty(len(lengths), _U)
@@ -100,8 +108,8 @@ def hash_utf8(ends: np.ndarray, data: np.ndarray) -> np.ndarray:
         packed[np.repeat(np.arange(len(rows)), size), at] = data[np.repeat(ends[rows], size) + at]
         words = packed.view("<u8").astype(_U)
         with np.errstate(over="ignore"):
-            out[rows] = _mix(_siphash24(words, size))
+            out[rows] = _mix(_siphash24(words, size, key))
     for i in np.flatnonzero(~short).tolist():
         text = data[ends[i] : ends[i + 1]].tobytes()
-        out[i] = int.from_bytes(hashlib.blake2b(text, digest_size=8, key=_KEY).digest(), "little")
+        out[i] = int.from_bytes(hashlib.blake2b(text, digest_size=8, key=key).digest(), "little")
     return out.view(np.int64)
