@@ -2198,14 +2198,14 @@ def _text_codes(col: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndar
 
 
 def _first_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The distinct (a, b) pairs as a 2 x n array, by ``a`` and then in order of first appearance:
-    what is kept of the first few ``b`` of an ``a`` never depends on the values of ``b`` (hashes)."""
-    order = np.lexsort((np.arange(len(a)), b, a))  # each pair's rows together, its first row first
-    a, b = a[order], b[order]
-    new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])] if len(a) else np.zeros(0, bool)
-    firsts = order[new]
-    by_a = np.lexsort((firsts, a[new]))  # within an a: by first row
-    return np.stack([a[new][by_a], b[new][by_a]]).astype(np.int64)
+    """The distinct (a, b) pairs, ``a`` nondecreasing, as a 2 x n array in order of first
+    appearance (so by ``a``): what is kept of the first few ``b`` of an ``a`` never depends on
+    the values of ``b`` (hashes under a random key)."""
+    if not len(a):
+        return np.zeros((2, 0), np.int64)
+    codes = _group_codes(a, b)  # numbered in order of first appearance: a pair's first row has a new high
+    firsts = np.flatnonzero(codes > np.r_[-1, np.maximum.accumulate(codes)[:-1]])
+    return np.stack([a[firsts], b[firsts]]).astype(np.int64)
 
 
 def _add_rows(a: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> None:
