@@ -131,3 +131,15 @@ def test_progress_goes_to_stderr_and_leaves_the_report_alone(tmp_path):
     rows = sum(1 for line in Path(MIXED).read_text().splitlines() if line.strip())
     assert f"zeekslam: {rows:,} rows read; diagnosing ..." in loud.stderr
     assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text()
+
+
+def test_report_gives_the_garbage_collector_back_as_it_was():
+    """The verdicts are frozen out of the cyclic GC while the command runs; an in-process caller
+    (this one) gets the GC back enabled and nothing frozen, after a report and after an error."""
+    import gc
+
+    log = str(LAB / "mixed_dev" / "json" / "conn.log")
+    for args, status in (([log], 0), ([log, "--why", "1.2.3.4:5"], 1)):
+        result = run(*args)
+        assert result.exit_code == status, result.output
+        assert gc.isenabled() and gc.get_freeze_count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import click
@@ -92,7 +93,16 @@ def report(logs, fmt, output, plot, why_server, problems_only, progress, horizon
         if show:
             click.echo(f"\rzeekslam: {diagnoser.rows:,} rows read; diagnosing ...", err=True)
         _give_back_freed_memory()
-        diagnoses = diagnoser.finish()
+        # The verdicts are ~10^5 small acyclic objects that live to the end of the command: made
+        # with the cyclic GC off and then frozen, no collection walks them (at 2M rows ~0.05 s
+        # less); given back when the command ends (a caller may run it in-process, as tests do).
+        gc.disable()
+        try:
+            diagnoses = diagnoser.finish()
+        finally:
+            gc.freeze()
+            gc.enable()
+            click.get_current_context().call_on_close(gc.unfreeze)
         skipped, rows = diagnoser.skipped, diagnoser.rows
         # the per-server state is done with: freed before the plot (matplotlib, ~50 MB) and the
         # output, so they do not stack on it (measured at 2M rows with --plot: peak 369 -> 295 MB)
