@@ -171,8 +171,6 @@ REPLY = "slam.reply"
 RESP_CONC = "resp_concurrent"
 ORIG_CONC = "orig_concurrent"
 
-_US_SHIFT = 1 << 40  # per-client keys: client code * 2**40 + microseconds
-
 
 class DiagnoseError(Exception):
     """Base class for the errors this module raises."""
@@ -2163,22 +2161,6 @@ def _text(v: object) -> str:
 def _is_pandas_na(v: object) -> bool:
     pd = sys.modules.get("pandas")  # only a frame's cells can be pd.NA, and frames need pandas
     return pd is not None and v is pd.NA
-
-
-def _text_array(col: pd.Series) -> np.ndarray:
-    """A column as an object array of str, missing -> "".
-
-    Decided once per distinct value, and never through pandas' string dtype, which
-    cannot hold the lone surrogates a reader keeps for undecodable bytes.
-    """
-    import pandas as pd
-
-    codes, uniq = pd.factorize(col.to_numpy(object), use_na_sentinel=True)
-    if pd.api.types.infer_dtype(uniq, skipna=False) == "string":  # the usual case: no cell to convert
-        texts = np.append(uniq.astype(object), "")
-    else:
-        texts = np.array([_text(u) for u in uniq] + [""], dtype=object)
-    return texts[codes]  # code -1 (missing) picks the trailing ""
 
 
 def _text_codes(col: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
