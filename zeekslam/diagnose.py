@@ -1162,13 +1162,19 @@ class ServerDiagnoser:
         with _gc_paused():
             out = list(self._diagnoses())
             out += self._probe_diagnoses()
-            F = self._fold
-            nf = len(self._fold_id)
-            shown = [pt[:n] for pt, n in zip(F.pt[:nf].tolist(), F.npt[:nf].tolist(), strict=True)]
-            cols = zip((F.lab[:nf] @ _LAB_CATS).tolist(), F.lab[:nf].tolist(), F.ports[:nf].tolist(),
-                       F.first[:nf].tolist(), F.last[:nf].tolist(), F.ncl[:nf].tolist(), shown, strict=True)
-            out += [_folded_verdict(h, *c, self.options) for h, c in zip(self._fold_id, cols, strict=True)]
+            out += self._folded_diagnoses()
             return rank(out)
+
+    def _folded_diagnoses(self) -> list[ServerDiagnosis]:
+        """The ``host:*`` entries, their counts taken from the columns in bulk."""
+        F = self._fold
+        nf = len(self._fold_id)
+        cc = F.lab[:nf] @ _LAB_CATS
+        shown = [pt[:n] for pt, n in zip(F.pt[:nf].tolist(), F.npt[:nf].tolist(), strict=True)]
+        cols = zip(cc[:, _DOOR].sum(axis=1).tolist(), cc[:, REJECTED].tolist(), cc[:, NO_ANSWER].tolist(),
+                   cc.sum(axis=1).tolist(), _count_dicts(F.lab[:nf]), F.ports[:nf].tolist(), F.first[:nf].tolist(),
+                   F.last[:nf].tolist(), F.ncl[:nf].tolist(), shown, strict=True)
+        return [_folded_verdict(h, *c, self.options) for h, c in zip(self._fold_id, cols, strict=True)]
 
     # ---- ingest -------------------------------------------------------------------------
 
@@ -1996,6 +2002,11 @@ class ServerDiagnoser:
         h_lo = np.searchsorted(hk, slots << 20).tolist()
         h_hi = np.searchsorted(hk, (slots + 1) << 20).tolist()
         hk_l, hv_l = hk.tolist(), hv.tolist()
+        # a healthy server's successes, total and same-client: the first keys of its two halves
+        # (category slot 0), levels ascending; read straight from the lists (no Counter)
+        lvl_l = (hk & 0xFFFF).tolist()
+        served_at = [np.searchsorted(hk, (slots << 20) | (which << 19) | (k << 16)).tolist()
+                     for which in (0, 1) for k in (0, 1)]
         # clients: pair ids grouped by server (in id order), pair histograms by pair id
         npair = len(self._pair_ip)
         by_srv = np.argsort(P.srv[:npair], kind="stable")
@@ -2040,6 +2051,14 @@ class ServerDiagnoser:
                 samples = {"t": sm["t"][lo:hi], "concurrency": sm["c"][lo:hi], "category": sm["k"][lo:hi]}
             counts = labs[j]
             labels = {LABELS[i]: counts[i] for i in label_order[j] if counts[i]}
+            if healthy[j] and s not in self._kinds:
+                a, b, c, e = served_at[0][j], served_at[1][j], served_at[2][j], served_at[3][j]
+                yield _healthy_verdict(
+                    hosts[j], sv[7][j], cat_l[j], labels, sv[0][j], sv[1][j], self._replies.get(s, _EMPTY),
+                    self._runs.get(s, []), dict(zip(lvl_l[a:b], hv_l[a:b])), dict(zip(lvl_l[c:e], hv_l[c:e])),
+                    sv[3][j], sv[4][j], sv[5][j], timeline, samples,
+                )
+                continue
             conc, cconc = _NO_CONC, _NO_CONC
             if h_hi[j] > h_lo[j]:
                 conc, cconc = list(_NO_CONC), list(_NO_CONC)  # empty ones shared, never mutated
@@ -2049,12 +2068,6 @@ class ServerDiagnoser:
                     if which[c] is _EMPTY:
                         which[c] = Counter()
                     which[c][key & 0xFFFF] = v
-            if healthy[j] and s not in self._kinds:
-                yield _healthy_verdict(
-                    hosts[j], sv[7][j], cat_l[j], labels, sv[0][j], sv[1][j], self._replies.get(s, _EMPTY),
-                    self._runs.get(s, []), conc[SERVED], cconc[SERVED], sv[3][j], sv[4][j], sv[5][j], timeline, samples,
-                )
-                continue
             clients, other = [], None
             for pid in by_srv[p_lo[j] : p_hi[j]]:
                 ph = [_EMPTY, _EMPTY]
@@ -2613,27 +2626,29 @@ def _verdict(s: _View) -> ServerDiagnosis:
 
 def _healthy_verdict(
     host: str, port: int, cc: list[int], labels: dict[str, int], first: float, last: float, replies: Counter,
-    runs: list[CrashWindow], srv_hist: Counter, srv_cconc: Counter, reset_after_data: int, zeek_conc: int,
-    computed_conc: int, timeline: dict, samples: dict,
+    runs: list[CrashWindow], srv_hist: dict[int, int], srv_cconc: dict[int, int], reset_after_data: int,
+    zeek_conc: int, computed_conc: int, timeline: dict, samples: dict,
 ) -> ServerDiagnosis:
     """:func:`_verdict` of a server with no door event, no refusal kind, no client tracked and too
-    few reply-only hang-ups to make a limit: always healthy, so the same result in fewer steps."""
+    few reply-only hang-ups to make a limit: always healthy, so the same result in fewer steps.
+    ``labels`` and the two histograms (levels ascending) are the caller's own, kept as they are."""
     served = cc[SERVED]
-    d = ServerDiagnosis(
-        host=host, port=port, verdict="healthy", confidence="high" if served else "low", summary="",
-        connections=sum(cc), door_events=0, served=served, label_counts=dict(labels), first_ts=first, last_ts=last,
-        refusal_kinds={}, replies=dict(replies.most_common()), clients=[],
-        crash_windows=sorted(runs, key=lambda w: w.start), concurrency_refused={},
-        concurrency_served=dict(sorted(srv_hist.items())), client_concurrency_refused={},
-        client_concurrency_served=dict(sorted(srv_cconc.items())), resets_after_client_data=reset_after_data,
-        concurrency_source=_conc_source(zeek_conc, computed_conc), timeline=timeline, samples=samples,
-    )
+    connections = sum(cc)
     extra = f"; {cc[ABORTED]} session(s) reset by the server mid-session" if cc[ABORTED] else ""
     quiet = cc[NEUTRAL] + cc[REPLY_ONLY] + cc[WAITED]
     if quiet:
         extra += f"; {quiet} closed by the client without a request"
-    d.summary = f"{d.server} — healthy: {d.connections} connection(s), {served} served, no door events{extra}"
-    return d
+    return ServerDiagnosis(
+        host=host, port=port, verdict="healthy", confidence="high" if served else "low",
+        summary=f"{format_endpoint(host, port)} — healthy: {connections} connection(s), {served} served, "
+                f"no door events{extra}",
+        connections=connections, door_events=0, served=served, label_counts=labels, first_ts=first, last_ts=last,
+        refusal_kinds={}, replies=dict(replies.most_common()) if replies else {}, clients=[],
+        crash_windows=sorted(runs, key=lambda w: w.start) if runs else [], concurrency_refused={},
+        concurrency_served=srv_hist, client_concurrency_refused={}, client_concurrency_served=srv_cconc,
+        resets_after_client_data=reset_after_data, concurrency_source=_conc_source(zeek_conc, computed_conc),
+        timeline=timeline, samples=samples,
+    )
 
 
 def _keep_chosen(d: ServerDiagnosis) -> ServerDiagnosis:
@@ -2647,13 +2662,21 @@ def _keep_chosen(d: ServerDiagnosis) -> ServerDiagnosis:
     return d
 
 
+def _count_dicts(lab: np.ndarray) -> list[dict[str, int]]:
+    """Each row of label counts as ``{label: count}``, label order, the labels counted only."""
+    rows, cols = np.nonzero(lab)
+    bounds = np.searchsorted(rows, np.arange(len(lab) + 1)).tolist()
+    names = [LABELS[i] for i in cols.tolist()]
+    counts = lab[rows, cols].tolist()
+    return [dict(zip(names[a:b], counts[a:b])) for a, b in zip(bounds, bounds[1:])]
+
+
 def _folded_verdict(
-    host: str, cc: list[int], lab: list[int], ports: int, first: float, last: float, ncl: int,
-    shown: list[int], opts: DiagnoseOptions,
+    host: str, door: int, rej: int, noans: int, connections: int, labels: dict[str, int], ports: int,
+    first: float, last: float, ncl: int, shown: list[int], opts: DiagnoseOptions,
 ) -> ServerDiagnosis:
-    """One ``host:*`` entry for the host's endpoints that never completed a handshake."""
-    door = sum(cc[k] for k in _DOOR_CATS)
-    rej, noans = cc[REJECTED], cc[NO_ANSWER]
+    """One ``host:*`` entry for the host's endpoints that never completed a handshake (``shown``:
+    the first ports folded, in that order)."""
     who = f"{ncl}+" if ncl >= _MAX_SEEN else str(ncl)
     if door and rej / door >= opts.explained:
         verdict, what = "port_closed", f"{rej}/{door} attempt(s) answered with RST"
@@ -2674,15 +2697,15 @@ def _folded_verdict(
             f"from {who} client(s), "
             "never accepted (a port scan, or clients of a service that is gone)"
         ),
-        connections=sum(cc),
+        connections=connections,
         door_events=door,
         served=0,
-        label_counts={LABELS[i]: int(v) for i, v in enumerate(lab) if v},
+        label_counts=labels,
         first_ts=first,
         last_ts=last,
         ports_folded=ports,
-        folded_ports=list(shown),
-        components={k: v for k, v in (("port_closed", rej), ("filtered", noans)) if v and verdict == "mixed"},
+        folded_ports=shown,
+        components={k: v for k, v in (("port_closed", rej), ("filtered", noans)) if v} if verdict == "mixed" else {},
     )
 
 

@@ -91,17 +91,21 @@ def iter_text(
     if not diagnoses:
         lines.append("no TCP connections to diagnose")
     for i, d in enumerate(shown, 1):
-        if len(lines) >= 512:  # a few hundred lines a piece, not one write per server
+        if len(lines) >= 512:  # a few hundred entries a piece, not one write per server
             yield "\n".join(lines) + "\n"
             lines = []
-        lines.append("")
-        lines.append(f"{i}. {sanitize(d.server)}  {d.verdict}  (confidence {d.confidence})")
-        lines.append(f"   {sanitize(d.summary)}")
+        # an entry's first lines as one item: tens of thousands of entries, few of them long
+        head = f"\n{i}. {sanitize(d.server)}  {d.verdict}  (confidence {d.confidence})\n   {sanitize(d.summary)}"
         if not details:
+            lines.append(head)
             continue
-        labels = ", ".join(f"{k if k in _VOCABULARY else sanitize(k)} {v}" for k, v in d.label_counts.items())
-        lines.append(f"   connections {d.connections}: {labels}")
-        lines.append(f"   time: {spans[i - 1]} .. {spans[len(shown) + i - 1]}")
+        counts = d.label_counts
+        if counts.keys() <= _VOCABULARY:
+            labels = ", ".join([f"{k} {v}" for k, v in counts.items()])
+        else:  # not from this diagnoser: spelt safe
+            labels = ", ".join([f"{sanitize(k)} {v}" for k, v in counts.items()])
+        lines.append(f"{head}\n   connections {d.connections}: {labels}\n"
+                     f"   time: {spans[i - 1]} .. {spans[len(shown) + i - 1]}")
         if d.door_events or d.concurrency_refused:
             lines.append(
                 f"   concurrency at accept (sessions:count): refusals {_hist(d.concurrency_refused)}"
@@ -119,18 +123,19 @@ def iter_text(
                 f"{w.clients} client(s) ({', '.join(f'{k} {v}' for k, v in w.kinds.items())}){rec}"
             )
         if d.door_events:
-            turned = [c for c in d.clients if c.refused + c.rejected + c.no_answer]
-            others = [c for c in d.clients if not (c.refused + c.rejected + c.no_answer)]
-            parts = [
-                f"{sanitize(c.client)} served {c.served}/{c.attempts}"
-                + (f", refused {c.refused}" if c.refused else "")
-                + (f", rejected {c.rejected}" if c.rejected else "")
-                + (f", unanswered {c.no_answer}" if c.no_answer else "")
-                for c in (turned + others)[:max_clients]
-            ]
-            more = len(d.clients) - max_clients
-            if parts:
-                lines.append("   clients: " + "; ".join(parts) + (f"; {more} more" if more > 0 else ""))
+            if d.clients:
+                turned = [c for c in d.clients if c.refused + c.rejected + c.no_answer]
+                others = [c for c in d.clients if not (c.refused + c.rejected + c.no_answer)]
+                parts = [
+                    f"{sanitize(c.client)} served {c.served}/{c.attempts}"
+                    + (f", refused {c.refused}" if c.refused else "")
+                    + (f", rejected {c.rejected}" if c.rejected else "")
+                    + (f", unanswered {c.no_answer}" if c.no_answer else "")
+                    for c in (turned + others)[:max_clients]
+                ]
+                more = len(d.clients) - max_clients
+                if parts:
+                    lines.append("   clients: " + "; ".join(parts) + (f"; {more} more" if more > 0 else ""))
             if d.replies:
                 reps = "; ".join(f'"{sanitize(t)}" x{n}' for t, n in list(d.replies.items())[:4])
                 lines.append(f"   replies: {reps}")
