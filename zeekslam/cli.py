@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 
 import click
 
+from . import quick_exit
 from .ahead import ahead, stop_all
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .history import HistoryError, decode, describe
@@ -252,8 +253,13 @@ def explain(history, state, port, orig_bytes, resp_bytes, duration, service, rep
 
 
 def main() -> None:
+    """The console entry point: run the command, then end the process (at once when it can)."""
+    quick_exit.begin()
     try:
-        cli(prog_name="zeekslam")
+        try:
+            cli(prog_name="zeekslam")
+        except SystemExit as e:  # how click ends every command
+            quick_exit.end(e.code)
     except BrokenPipeError:
         # `zeekslam label big.log | head`: the reader left; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
