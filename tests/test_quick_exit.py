@@ -63,3 +63,20 @@ def test_a_failure_exits_as_before():
 def test_in_process_callers_keep_nothing():
     assert CliRunner().invoke(cli, ["report", MIXED]).exit_code == 0
     assert quick_exit._kept == [] and not quick_exit._active
+
+
+def test_a_running_thread_or_dask_means_the_normal_way_out(monkeypatch):
+    import threading
+
+    # (the way out when nothing runs is tested above, in real processes: here other tests may
+    # have left threads or Dask behind)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        assert not quick_exit._nothing_to_tear_down()
+    finally:
+        release.set()
+        worker.join()
+    monkeypatch.setitem(sys.modules, "distributed", sys)  # any module object will do
+    assert not quick_exit._nothing_to_tear_down()
