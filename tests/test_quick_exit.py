@@ -80,3 +80,20 @@ def test_a_running_thread_or_dask_means_the_normal_way_out(monkeypatch):
         worker.join()
     monkeypatch.setitem(sys.modules, "distributed", sys)  # any module object will do
     assert not quick_exit._nothing_to_tear_down()
+
+
+def test_a_profiler_or_the_environment_keeps_the_normal_way_out(tmp_path):
+    # cProfile writes its findings after the command: it must get there
+    prof = tmp_path / "label.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "zeekslam", "label", MIXED_TSV,
+                           "-o", str(tmp_path / "out.log"), "--no-progress"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert prof.stat().st_size > 1000
+    import os
+
+    env = {**os.environ, "ZEEKSLAM_QUICK_EXIT": "0"}
+    done = subprocess.run([sys.executable, "-c", ENTRY, "report", MIXED], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0 and "torn down" in done.stderr
+    assert done.stdout.startswith("zeekslam report: 3 server(s)")

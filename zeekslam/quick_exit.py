@@ -5,7 +5,9 @@ every object freed one by one, the modules cleared, a last garbage collection.  
 ``report`` at 2M rows that was ~0.07 s (~10^5 verdicts and the arrays behind them),
 spent after the answer was out.  The console entry point skips it with ``os._exit``
 after flushing stdout and stderr, when nothing needs a clean exit: the command
-succeeded, no other thread runs, and no Dask client or cluster is left to shut down.
+succeeded, no other thread runs, no Dask client or cluster is left to shut down, and no
+profiler, tracer or coverage tool waits to write what it found (``ZEEKSLAM_QUICK_EXIT=0``
+in the environment turns it off, for a tool this cannot see).
 
 A caller that runs a command in-process (tests, ``CliRunner``) is not affected:
 nothing here happens unless :func:`begin` was called.
@@ -49,5 +51,15 @@ def end(code: int | str | None) -> NoReturn:
 
 def _nothing_to_tear_down() -> bool:
     # a thread still running is stopped at exit (ahead.stop_all); Dask's client, cluster and
-    # worker processes are closed by its own exit hooks
-    return threading.active_count() == 1 and not ({"dask", "distributed"} & sys.modules.keys())
+    # worker processes are closed by its own exit hooks; a profiler, tracer or coverage tool
+    # writes what it found at exit; ZEEKSLAM_QUICK_EXIT=0 asks for the normal way out
+    return (threading.active_count() == 1 and not ({"dask", "distributed"} & sys.modules.keys())
+            and not _observed() and os.environ.get("ZEEKSLAM_QUICK_EXIT") != "0")
+
+
+def _observed() -> bool:
+    """Whether a profiler, tracer or coverage tool watches this process."""
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+: coverage's sys.monitoring core
+    return monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6))
