@@ -20,9 +20,9 @@ MIXED_TSV = str(LAB / "mixed_dev" / "tsv" / "conn.log")
 ENTRY = (
     "import atexit, sys\n"
     "atexit.register(lambda: sys.stderr.write('torn down\\n'))\n"
-    "from zeekslam.cli import main\n"
+    "from zeekslam.cli import run\n"
     "sys.argv = ['zeekslam', *sys.argv[1:]]\n"
-    "main()\n"
+    "run()\n"
 )
 
 
@@ -97,3 +97,13 @@ def test_a_profiler_or_the_environment_keeps_the_normal_way_out(tmp_path):
                           timeout=120, env=env)
     assert done.returncode == 0 and "torn down" in done.stderr
     assert done.stdout.startswith("zeekslam report: 3 server(s)")
+
+
+def test_main_for_a_caller_of_its_own_still_returns_control():
+    # zeekslam.cli.main ends in SystemExit, which its caller may catch and go on
+    code = ("import sys\nfrom zeekslam.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print('went on after', e.code)\n")
+    done = subprocess.run([sys.executable, "-c", code, "report", MIXED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("zeekslam report: 3 server(s)")
+    assert done.stdout.rstrip().endswith("went on after 0")

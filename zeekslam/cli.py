@@ -252,14 +252,20 @@ def explain(history, state, port, orig_bytes, resp_bytes, duration, service, rep
 
 
 
-def main() -> None:
-    """The console entry point: run the command, then end the process (at once when it can)."""
+def run() -> None:
+    """The ``zeekslam`` program (its console script and ``python -m zeekslam``): :func:`main`,
+    then the process ends at once when nothing needs a clean exit (see :mod:`.quick_exit`)."""
     quick_exit.begin()
     try:
-        try:
-            cli(prog_name="zeekslam")
-        except SystemExit as e:  # how click ends every command
-            quick_exit.end(e.code)
+        main()
+    except SystemExit as e:  # how click ends every command
+        quick_exit.end(e.code)
+
+
+def main() -> None:
+    """The command line, for a caller of its own: ends in ``SystemExit`` as click does."""
+    try:
+        cli(prog_name="zeekslam")
     except BrokenPipeError:
         # `zeekslam label big.log | head`: the reader left; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -9,8 +9,9 @@ succeeded, no other thread runs, no Dask client or cluster is left to shut down,
 profiler, tracer or coverage tool waits to write what it found (``ZEEKSLAM_QUICK_EXIT=0``
 in the environment turns it off, for a tool this cannot see).
 
-A caller that runs a command in-process (tests, ``CliRunner``) is not affected:
-nothing here happens unless :func:`begin` was called.
+A caller that runs a command in-process (tests, ``CliRunner``, a script calling
+``zeekslam.cli.main``) is not affected: nothing here happens unless :func:`begin` was
+called, as only ``zeekslam.cli.run`` (the program) does.
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ def keep(*objects: object) -> None:
 
 
 def end(code: int | str | None) -> NoReturn:
-    """Leave as ``sys.exit(code)`` would; on success, at once when nothing needs a clean exit.
-
-    A failed flush (stdout a closed pipe) raises here, for the caller to handle.
-    """
+    """Leave as ``sys.exit(code)`` would; on success, at once when nothing needs a clean exit."""
     if _active and code in (0, None) and _nothing_to_tear_down():
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # a reader gone: the normal way out deals with it, as it always did
+            sys.exit(code)
         os._exit(0)
     sys.exit(code)
 
