@@ -501,7 +501,11 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     resp_size = np.where(resp_bytes > opts.short_reply_max, 2, np.where(resp_bytes > 0, 1, 0))
     close_delay = cols.numbers("close_delay")
     delay = np.where(np.isnan(close_delay), cols.numbers("duration"), close_delay)
-    timing = np.select([np.isnan(delay), delay <= opts.prompt, delay >= opts.long_wait], [0, 1, 3], 2)
+    # 0 unknown, 1 prompt, 3 long, 2 between (as np.select would pick: the first that holds)
+    timing = np.full(n, 2, dtype=np.int8)
+    timing[delay >= opts.long_wait] = 3
+    timing[delay <= opts.prompt] = 1
+    timing[np.isnan(delay)] = 0
     gaps = cols.numbers("missed_bytes") > 0  # NaN (unset) compares False
     reply_code, msg_codes, msg_u = _reply_columns(cols)
     has_reply = ~np.isnan(reply_code)
@@ -519,39 +523,45 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     else:  # stock conn.log: no reply facts, one (empty) reply for every row
         reply_codes, reply_u = np.zeros(n, dtype=np.intp), np.array([""], dtype=object)
     ttl_a, ttl_b = cols.numbers("resp_ttl_synack"), cols.numbers("resp_ttl_close")
-    ttl = np.select([np.isnan(ttl_a) | np.isnan(ttl_b), ttl_a != ttl_b], [0, 2], 1)
+    ttl = np.where(np.isnan(ttl_a) | np.isnan(ttl_b), 0, np.where(ttl_a != ttl_b, 2, 1))
     sc_codes, sc_u = cols.codes("closer")
     sk_codes, sk_u = cols.codes("close_kind")
 
     orig_payload = orig_bytes > 0
     ids, first = _pattern_ids([proto_codes, hist_codes, state_codes, serv_codes, server_first_port, orig_payload,
                                resp_size, timing, gaps, reply_codes, ttl, sc_codes, sk_codes])
-    timing_names = {0: "", 1: "prompt", 2: "mid", 3: "long"}
+    timing_names = ("", "prompt", "mid", "long")
+    ttl_names = ("", "same", "differs")
+    # each pattern's fields read at its first row, a column at a time (not a numpy scalar each)
+    columns = zip(proto_u[proto_codes[first]].tolist(), hist_u[hist_codes[first]].tolist(),
+                  state_u[state_codes[first]].tolist(), serv_class[serv_codes[first]].tolist(),
+                  server_first_port[first].tolist(), orig_payload[first].tolist(), resp_size[first].tolist(),
+                  timing[first].tolist(), gaps[first].tolist(), reply_u[reply_codes[first]].tolist(),
+                  ttl[first].tolist(), sc_u[sc_codes[first]].tolist(), sk_u[sk_codes[first]].tolist(), strict=True)
     verdicts: list[Verdict] = []
-    for row in first.tolist():
-        reply_text = reply_u[reply_codes[row]]
+    for proto, history, state, service, sfp, payload, size, when, gap, reply_text, same_ttl, closer, close_kind \
+            in columns:
         if reply_text and not reply_text.startswith("-1\x00"):
             code_text, _, msg_text = reply_text.partition("\x00")
             meaning = replies.classify(int(code_text), msg_text)
             rkind, rrefusal = meaning.kind, meaning.refusal_kind
         else:
             rkind = rrefusal = ""
-        service = serv_class[serv_codes[row]]
         pattern = Pattern(
-            proto=str(proto_u[proto_codes[row]]).lower(),
-            history=str(hist_u[hist_codes[row]]),
-            state=str(state_u[state_codes[row]]),
+            proto=str(proto).lower(),
+            history=str(history),
+            state=str(state),
             service=service,
-            server_first=bool(server_first_port[row]) or service == "server_first",
-            orig_payload=bool(orig_payload[row]),
-            resp_size=int(resp_size[row]),
-            timing=timing_names[int(timing[row])],
-            gaps=bool(gaps[row]),
+            server_first=sfp or service == "server_first",
+            orig_payload=payload,
+            resp_size=size,
+            timing=timing_names[when],
+            gaps=gap,
             reply_kind=rkind,
             refusal_kind=rrefusal,
-            ttl={0: "", 1: "same", 2: "differs"}[int(ttl[row])],
-            slam_closer=str(sc_u[sc_codes[row]]),
-            slam_close_kind=str(sk_u[sk_codes[row]]),
+            ttl=ttl_names[same_ttl],
+            slam_closer=str(closer),
+            slam_close_kind=str(close_kind),
         )
         verdicts.append(_decide_cached(pattern))
 
