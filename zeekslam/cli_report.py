@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 import click
@@ -120,8 +121,15 @@ def report(logs, fmt, output, plot, why_server, problems_only, progress, horizon
         pieces = [render_why(target)]
     else:
         pieces = iter_text(diagnoses, include_healthy=not problems_only, skipped=skipped)
-    for piece in pieces:
-        output.write(piece)
+    try:
+        for piece in pieces:
+            output.write(piece)
+        output.flush()
+    except BrokenPipeError:
+        # `zeekslam report big.log | head`: the reader has what it wanted; that is not an error
+        # (as for label). Nothing more can reach the pipe: stdout goes nowhere from here on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
     quick_exit.keep(diagnoses)  # ~10^5 objects: not freed one by one when the process ends at once
     if plot:
         click.echo(f"zeekslam: plot written to {sanitize(plot)}", err=True)
