@@ -136,3 +136,16 @@ def conn_row(
             "-",
         ]
     )
+
+
+def leave_early(*args: str) -> tuple[bytes, int, bytes]:
+    """Run ``python -m zeekslam ARGS`` and read one line of its output, then close the pipe
+    (as ``| head -1`` does): (that line, its exit status, its stderr)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "zeekslam", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    return first, proc.returncode, err

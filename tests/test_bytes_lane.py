@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from zat.log_to_dataframe import LogToDataFrame
 
-from conftest import LAB, SCENARIOS, WILD, conn_row, tsv_header, write_generated
+from conftest import LAB, SCENARIOS, WILD, conn_row, leave_early, tsv_header, write_generated
 from zeekslam.ahead import ahead as read_ahead
 from zeekslam.columns import ArrowColumns, FrameColumns
 from zeekslam.label import LABEL_FIELDS, LabeledChunk, label_chunks, label_columns, label_logs
@@ -202,13 +202,9 @@ def test_reader_leaving_early_is_not_an_error(tmp_path):
     # (a thread killed inside Arrow at exit aborts the process with SIGABRT).
     lines = tsv_header() + [conn_row(uid=f"Cgen{i}", history="ShAfFa" if i % 2 else "ShADadFf", ob=str(i % 2))
                             for i in range(150_000)]
-    path = write_generated(tmp_path / "conn.log", lines)
-    proc = subprocess.Popen([sys.executable, "-m", "zeekslam", "label", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline().startswith(b"#separator")
-    proc.stdout.close()
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    first, status, err = leave_early("label", str(write_generated(tmp_path / "conn.log", lines)))
+    assert first.startswith(b"#separator")
+    assert status == 0, err
     assert b"terminate" not in err and b"Traceback" not in err
 
 

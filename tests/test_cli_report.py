@@ -148,18 +148,11 @@ def test_report_gives_the_garbage_collector_back_as_it_was():
 def test_reader_leaving_early_is_not_an_error(tmp_path):
     # `zeekslam report big.log | head`: exit 0 and quiet, as label (GENERATED: 3,000 servers, a
     # report far larger than a pipe's buffer)
-    import subprocess
-    import sys
-
-    from conftest import conn_row, tsv_header, write_generated
+    from conftest import conn_row, leave_early, tsv_header, write_generated
 
     lines = tsv_header() + [conn_row(uid=f"Cgen{i}", resp=f"10.{i // 250}.{i % 250}.1", ts=f"1700000000.{i:06d}")
                             for i in range(3000)]
-    path = write_generated(tmp_path / "conn.log", lines)
-    proc = subprocess.Popen([sys.executable, "-m", "zeekslam", "report", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline().startswith(b"zeekslam report: 3000 server(s)")
-    proc.stdout.close()
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    first, status, err = leave_early("report", str(write_generated(tmp_path / "conn.log", lines)))
+    assert first.startswith(b"zeekslam report: 3000 server(s)")
+    assert status == 0, err
     assert err == b""
