@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 
 import click
 
-from . import quick_exit
+from . import allocator, quick_exit
 from .ahead import ahead, stop_all
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .history import HistoryError, decode, describe
@@ -254,7 +254,9 @@ def explain(history, state, port, orig_bytes, resp_bytes, duration, service, rep
 
 def run() -> None:
     """The ``zeekslam`` program (its console script and ``python -m zeekslam``): :func:`main`,
-    then the process ends at once when nothing needs a clean exit (see :mod:`.quick_exit`)."""
+    with the allocator keeping freed memory for reuse (see :mod:`.allocator`), then the process
+    ends at once when nothing needs a clean exit (see :mod:`.quick_exit`)."""
+    allocator.keep_freed_memory()
     quick_exit.begin()
     try:
         main()
