@@ -72,6 +72,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from functools import cached_property
 from itertools import repeat
 from typing import TYPE_CHECKING
 
@@ -2014,7 +2015,6 @@ class ServerDiagnoser:
         p_hi = np.searchsorted(P.srv[:npair][by_srv], slots, "right").tolist()
         by_srv = by_srv.tolist()
         pk, pv = self._pair_hist.k, self._pair_hist.v
-        pk_l, pv_l = pk.tolist(), pv.tolist()
         pids = np.arange(npair, dtype=np.int64)
         ph_lo = np.searchsorted(pk, pids << 17).tolist()
         ph_hi = np.searchsorted(pk, (pids + 1) << 17).tolist()
@@ -2070,16 +2070,10 @@ class ServerDiagnoser:
                     which[c][key & 0xFFFF] = v
             clients, other = [], None
             for pid in by_srv[p_lo[j] : p_hi[j]]:
-                ph = [_EMPTY, _EMPTY]
-                for key, v in zip(pk_l[ph_lo[pid] : ph_hi[pid]], pv_l[ph_lo[pid] : ph_hi[pid]], strict=True):
-                    w = (key >> 16) & 1
-                    if ph[w] is _EMPTY:
-                        ph[w] = Counter()
-                    ph[w][key & 0xFFFF] = v
                 cv = _ClientView(
                     ip=self._pair_ip[pid], counts=pcnt[pid], amid=amid[pid], first=pf[0][pid], last=pf[1][pid],
                     first_refused=pf[2][pid], last_refused=pf[3][pid], first_served=pf[4][pid],
-                    last_served=pf[5][pid], fail_conc=ph[0], fail_cconc=ph[1],
+                    last_served=pf[5][pid], hist=(pk, pv, ph_lo[pid], ph_hi[pid]),
                 )
                 if self._other_pair.get(s) == pid:
                     other = cv
@@ -2133,8 +2127,30 @@ class _ClientView:
     last_refused: float
     first_served: float
     last_served: float
-    fail_conc: Counter
-    fail_cconc: Counter
+    hist: tuple[np.ndarray, np.ndarray, int, int]
+    """The pair's histogram keys and counts, and its stretch of them (read when asked: few
+    clients' histograms are ever read, and the report makes ~30,000 views)."""
+
+    @cached_property
+    def _fail_hists(self) -> tuple[Counter, Counter]:
+        keys, counts, lo, hi = self.hist
+        ph = [_EMPTY, _EMPTY]
+        for key, v in zip(keys[lo:hi].tolist(), counts[lo:hi].tolist(), strict=True):
+            w = (key >> 16) & 1
+            if ph[w] is _EMPTY:
+                ph[w] = Counter()
+            ph[w][key & 0xFFFF] = v
+        return ph[0], ph[1]
+
+    @property
+    def fail_conc(self) -> Counter:
+        """Concurrency at this client's failed accepts: all sessions."""
+        return self._fail_hists[0]
+
+    @property
+    def fail_cconc(self) -> Counter:
+        """Concurrency at this client's failed accepts: its own sessions."""
+        return self._fail_hists[1]
 
 
 @dataclass
