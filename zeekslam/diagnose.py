@@ -335,7 +335,7 @@ class CrashWindow:
     """Accept time of the earliest failed connection (e.g. accepted by a hung process, reset later)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ServerDiagnosis:
     """The verdict on one server endpoint, with the evidence behind it."""
 
