@@ -212,6 +212,7 @@ class LogChunk:
         self._numeric = list(numeric)
         self._frame = frame
         self._raw = raw
+        self._cut_lines: tuple[np.ndarray, int, list[list[bytes]]] | None = None  # see _fields_of_lines
 
     def __len__(self) -> int:
         return len(self.line_numbers)
@@ -280,19 +281,31 @@ class LogChunk:
 
     def _texts_of_lines(self, name: str, rows: np.ndarray) -> np.ndarray:
         """One column's text in a few rows, cut from the lines as read ('' where unset)."""
-        assert self.data is not None and self.newlines is not None and self.header is not None
+        assert self.header is not None
         field = self.header.fields.index(name)
-        sep = self.header.separator.encode()
-        starts = np.concatenate(([0], self.newlines + 1))
-        ends = np.append(self.newlines, len(self.data))
-        data = self.data
-        unset = self.header.unset_field
+        fields = self._fields_of_lines(rows, field)
         texts = np.empty(len(rows), dtype=object)
-        texts[:] = [bytes(data[starts[r]:ends[r]]).split(sep, field + 1)[field].decode("ascii")
-                    for r in rows.tolist()]
+        texts[:] = [parts[field].decode("ascii") for parts in fields]
         if len(texts):
-            texts[texts == unset] = ""
+            texts[texts == self.header.unset_field] = ""
         return texts
+
+    def _fields_of_lines(self, rows: np.ndarray, field: int) -> list[list[bytes]]:
+        """The first fields of the lines of ``rows``, up to ``field`` at least and to the last
+        deferred column: a reason asks two of them (server and client) of the same rows, and
+        each line is cut once (kept for the last ``rows`` asked)."""
+        assert self.data is not None and self.newlines is not None and self.header is not None
+        cut = self._cut_lines
+        if cut is not None and cut[0] is rows and cut[1] >= field:
+            return cut[2]
+        last = max([field, *(self.header.fields.index(n) for n in self._later if n in self.header.fields)])
+        sep = self.header.separator.encode()
+        data = self.data
+        starts = np.concatenate(([0], self.newlines + 1))[rows].tolist()
+        ends = np.append(self.newlines, len(self.data))[rows].tolist()
+        fields = [bytes(data[a:b]).split(sep, last + 1) for a, b in zip(starts, ends, strict=True)]
+        self._cut_lines = (rows, last, fields)
+        return fields
 
 
 def kind_of(fields: Sequence[str], path: str = "", filename: str = "") -> str:
