@@ -574,3 +574,16 @@ def test_ecs_arrow_lane_on_iso_times(tmp_path):
             if arrow is not None:
                 assert bytes(arrow).decode("ascii").split("\n") == list(ecs_lines(rows_as_dicts(labeled)))
                 assert '"@timestamp": "1969-12-31T23:59:59.999999Z"' in bytes(arrow).decode("ascii")
+
+
+def test_printable_check_is_str_isprintable():
+    # the writers' fast check on a chunk's joined texts: the same answer as str.isprintable
+    from zeekslam.write import _printable
+
+    texts = ["", "plain text 0123 ~!", "tab\there", "new\nline", "del\x7f", "nul\x00", "\x1f",
+             "caf\u00e9", "\u00a0nbsp", "em \u2014 dash", "\u200bzero width", "\udcff lone surrogate",
+             "".join(map(chr, range(0x20, 0x7F))), "".join(map(chr, range(0, 0x100)))]
+    texts += [t * 3000 for t in texts]  # long, as a chunk's reasons joined
+    assert [_printable(t) for t in texts] == [t.isprintable() for t in texts]
+    assert [_printable(chr(c)) for c in range(0x110000) if c < 0xD800 or c > 0xDFFF][:0x3000] == \
+        [chr(c).isprintable() for c in range(0x110000) if c < 0xD800 or c > 0xDFFF][:0x3000]

@@ -151,13 +151,24 @@ def _joined_fields(values: tuple, marks: tuple[str, str, str]) -> str:
     return marks[0].join(_escape_label(v, header) for v in values)
 
 
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _printable(text: str) -> bool:
+    """``text.isprintable()``; for ASCII text (the usual) by a byte table, ~5x faster on the
+    ~90,000 characters of a chunk's reasons."""
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    return text.isprintable()
+
+
 def _escape_many(values: np.ndarray, header: Header) -> list[str]:
     """:func:`_escape_label` of many values; one C-level check when none needs escaping (the usual case)."""
     try:
         joined = " ".join(values.tolist())
     except TypeError:  # not all text
         return [_escape_label(v, header) for v in values]
-    if not joined.isprintable() or "\\" in joined or header.separator in joined:
+    if not _printable(joined) or "\\" in joined or header.separator in joined:
         return [_escape_label(v, header) for v in values]
     unset, empty = header.unset_field, header.empty_field
     return [v if v and v != unset and v != empty else _escape_label(v, header) for v in values.tolist()]
