@@ -585,5 +585,4 @@ def test_printable_check_is_str_isprintable():
              "".join(map(chr, range(0x20, 0x7F))), "".join(map(chr, range(0, 0x100)))]
     texts += [t * 3000 for t in texts]  # long, as a chunk's reasons joined
     assert [_printable(t) for t in texts] == [t.isprintable() for t in texts]
-    assert [_printable(chr(c)) for c in range(0x110000) if c < 0xD800 or c > 0xDFFF][:0x3000] == \
-        [chr(c).isprintable() for c in range(0x110000) if c < 0xD800 or c > 0xDFFF][:0x3000]
+    assert [_printable(chr(c)) for c in range(0x3000)] == [chr(c).isprintable() for c in range(0x3000)]
