@@ -197,6 +197,19 @@ def test_label_and_report_from_tsv_never_import_pandas(tmp_path, args):
     assert written.count("slammed") > 0 if args[0] == "label" else "127.0.0.1:2191" in written
 
 
+@pytest.mark.parametrize("args", [["label", "-f", "zeek"], ["report"], ["report", "--format", "json"]])
+def test_label_and_report_from_tsv_never_import_pyarrow_compute(tmp_path, args):
+    # pyarrow.compute makes a Python wrapper for each of Arrow's functions when imported (~45 ms of
+    # every run); the Zeek TSV lane calls Arrow's functions through columns.arrow_call instead.
+    argv = [args[0], str(LAB / "mixed_dev" / "tsv" / "conn.log"), *args[1:], "-o", str(tmp_path / "o.log")]
+    code = (f"import sys; from zeekslam.cli import cli; cli({argv!r}, standalone_mode=False); "
+            "print('pyarrow' in sys.modules, 'pyarrow.compute' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
+    written = (tmp_path / "o.log").read_text()
+    assert written.count("slammed") > 0 if args[0] == "label" else "127.0.0.1:2191" in written
+
+
 def test_reader_leaving_early_is_not_an_error(tmp_path):
     # `zeekslam label big.log | head`: exit 0, quietly, with the read-ahead threads stopped
     # (a thread killed inside Arrow at exit aborts the process with SIGABRT).

@@ -6,7 +6,9 @@ import csv
 import io
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from zat.log_to_dataframe import LogToDataFrame
 
@@ -586,3 +588,16 @@ def test_printable_check_is_str_isprintable():
     texts += [t * 3000 for t in texts]  # long, as a chunk's reasons joined
     assert [_printable(t) for t in texts] == [t.isprintable() for t in texts]
     assert [_printable(chr(c)) for c in range(0x3000)] == [chr(c).isprintable() for c in range(0x3000)]
+
+
+@pytest.mark.parametrize("marks", [("\t", "-", "(empty)"), (",", "none", "")])
+def test_escaping_many_label_values_is_escaping_each(marks):
+    # the TSV writer escapes a chunk's own replies and reasons together: '' is unset, and a value
+    # that is a mark itself, or holds the separator or a control character, is escaped as alone
+    from zeekslam.read import Header
+    from zeekslam.write import _escape_label, _escape_many
+
+    header = Header([], [], separator=marks[0], unset_field=marks[1], empty_field=marks[2])
+    plain = ["", "-", "(empty)", "none", "421 Too many", "server 10.0.0.1:21 closed"]
+    for values in (plain, [*plain, "a\tb", "c,d", "bell\x07", "caf\u00e9", "back\\slash"]):
+        assert _escape_many(np.array(values, dtype=object), header) == [_escape_label(v, header) for v in values]

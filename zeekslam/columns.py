@@ -10,7 +10,7 @@ answers them the same way, so the labeler has one code path.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +42,34 @@ class Columns:
 
 
 # Arrow arrays are read through their buffers: pyarrow's ``to_numpy`` imports pandas, which the
-# Zeek TSV lane otherwise never needs (a third of a second at every start).
+# Zeek TSV lane otherwise never needs (a third of a second at every start).  Arrow's functions are
+# called through ``call_function``: ``pyarrow.compute`` (which pyarrow's own ``take`` and
+# ``dictionary_encode`` methods import) makes a Python wrapper for each of its ~300 functions
+# when it is first imported, ~45 ms of every run.
+
+def arrow_call(name: str, args: Sequence[object], options: object = None) -> Any:
+    """Arrow's compute function ``name`` on ``args``, without importing ``pyarrow.compute``."""
+    try:
+        from pyarrow._compute import call_function  # what pyarrow.compute re-exports
+    except ImportError:  # a pyarrow laid out otherwise: the public way
+        from pyarrow.compute import call_function
+    return call_function(name, list(args), options)
+
+
+def dictionary_encode(values: pa.Array | pa.ChunkedArray, nulls: bool = False) -> Any:
+    """``values.dictionary_encode()``; with ``nulls`` an unset value is a value of its own."""
+    if not nulls:
+        return arrow_call("dictionary_encode", [values])
+    try:
+        from pyarrow._compute import DictionaryEncodeOptions
+    except ImportError:
+        from pyarrow.compute import DictionaryEncodeOptions
+    return arrow_call("dictionary_encode", [values], DictionaryEncodeOptions("encode"))
+
+
+def take(values: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> Any:
+    """``values.take(rows)``: the values of the given rows (numpy positions)."""
+    return arrow_call("take", [values, arrow_indices(rows)])
 
 def _values(array: pa.Array, dtype: type) -> np.ndarray:
     """The value buffer of a fixed-width array without nulls, as numpy (zero copy)."""
@@ -94,7 +121,7 @@ def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys = np.ascontiguousarray(keys, dtype=np.int64)
     if not len(keys):
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    encoded = arrow_indices(keys).dictionary_encode()
+    encoded = dictionary_encode(arrow_indices(keys))
     codes = _values(encoded.indices, np.int32)[: len(keys)].astype(np.int64)
     distinct = encoded.dictionary
     return codes, _values(distinct, np.int64)[: len(distinct)].copy()
@@ -108,7 +135,7 @@ def object_texts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def first_seen_strings(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """:func:`first_seen` for an Arrow string array: (code per value, distinct values as Arrow's
     array), by Arrow's hash table, with no Python string made (unset is a value of its own)."""
-    encoded = texts.dictionary_encode(null_encoding="encode")
+    encoded = dictionary_encode(texts, nulls=True)
     return _values(encoded.indices, np.int32).astype(np.int64), encoded.dictionary
 
 
@@ -214,7 +241,7 @@ class ArrowColumns(Columns):
             return None
         # Unset values get a code of their own (null_encoding), so the codes have no nulls to fill;
         # the chunks of a chunked column are encoded against one dictionary (no need to combine them).
-        encoded = self.table.column(name).dictionary_encode(null_encoding="encode")
+        encoded = dictionary_encode(self.table.column(name), nulls=True)
         if not encoded.num_chunks:
             return None
         codes = np.concatenate([_values(chunk.indices, np.int32) for chunk in encoded.chunks]).astype(np.intp)
@@ -226,7 +253,7 @@ class ArrowColumns(Columns):
             return self._texts_of_lines(name, rows)
         if not self.has(name):
             return np.full(len(rows), "", dtype=object)
-        return object_texts(self.table.column(name).take(arrow_indices(rows)))
+        return object_texts(take(self.table.column(name), rows))
 
 
 class FrameColumns(Columns):

@@ -78,7 +78,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .columns import arrow_indices, first_seen, first_seen_strings, first_seen_texts, object_texts, string_buffers
+from .columns import first_seen, first_seen_strings, first_seen_texts, object_texts, string_buffers, take
 from .hashing import hash_texts, hash_utf8
 
 if TYPE_CHECKING:
@@ -807,7 +807,7 @@ def _texts_at(texts: np.ndarray | pa.Array, idx: np.ndarray) -> list[str]:
     """The texts at ``idx`` of an object array or an Arrow string array (never at an unset one)."""
     if isinstance(texts, np.ndarray):
         return texts[idx].tolist()
-    return texts.take(arrow_indices(idx)).to_pylist()
+    return take(texts, idx).to_pylist()
 
 
 def _merge_codes(parts: Sequence[tuple[np.ndarray, np.ndarray | pa.Array]]) -> tuple[np.ndarray, np.ndarray | pa.Array]:

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 LABEL_FIELDS = ["slam.label", "slam.layer", "slam.closer", "slam.confidence",
                 "slam.refusal_kind", "slam.reply", "slam.reason"]
 
+#: The fields a verdict holds for every row of its pattern: LABEL_FIELDS before the reply and reason.
+VERDICT_FIELDS = ("label", "layer", "closer", "confidence", "refusal_kind")
+
 #: Each label's layer (README table).
 LAYERS = {
     "slammed": "application", "refused_with_reply": "application", "server_silent": "application",
@@ -419,9 +422,8 @@ class Labels:
         """The ``slam.*`` values as (distinct value lists in LABEL_FIELDS order, which one each row
         has): one list per pattern, and one per row whose values are its own (a reason naming its
         evidence, a reply, a malformed line).  Writers format each list once."""
-        fields = ("label", "layer", "closer", "confidence", "refusal_kind")
         ids, first = self.patterns.ids, self.patterns.first
-        per_pattern = [[getattr(v, name) for name in fields] for v in self.verdicts]
+        per_pattern = [[getattr(v, name) for name in VERDICT_FIELDS] for v in self.verdicts]
         values = [[*row, reply, reason] for row, reply, reason in
                   zip(per_pattern, self.reply[first].tolist(), self.reason[first].tolist())]
         rows = np.flatnonzero(self.patterns.row_specific)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .columns import _bools, _float64s, arrow_binary, arrow_indices, arrow_ints, string_buffers
-from .label import LABEL_FIELDS, LabeledChunk
+from .columns import _bools, _float64s, arrow_binary, arrow_call, arrow_indices, arrow_ints, string_buffers, take
+from .label import LABEL_FIELDS, VERDICT_FIELDS, LabeledChunk, Labels
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, _iso_seconds, unescape
 
 if TYPE_CHECKING:
@@ -170,8 +170,9 @@ def _escape_many(values: np.ndarray, header: Header) -> list[str]:
         return [_escape_label(v, header) for v in values]
     if not _printable(joined) or "\\" in joined or header.separator in joined:
         return [_escape_label(v, header) for v in values]
-    unset, empty = header.unset_field, header.empty_field
-    return [v if v and v != unset and v != empty else _escape_label(v, header) for v in values.tolist()]
+    # only '' (unset: most replies) and the marks themselves change
+    marks = {v: _escape_label(v, header) for v in ("", header.unset_field, header.empty_field)}
+    return [marks.get(v, v) for v in values.tolist()]
 
 
 def _label_suffixes(labeled: LabeledChunk, header: Header) -> tuple[list[str], np.ndarray]:
@@ -188,8 +189,10 @@ def _label_suffixes(labeled: LabeledChunk, header: Header) -> tuple[list[str], n
             columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
         rows = list(map(sep.join, zip(*columns)))
         return rows, np.arange(len(rows))
-    values, index = labeled.labels.distinct()
     marks = (sep, header.unset_field, header.empty_field)
+    if not chunk.errors:
+        return _label_suffixes_of_patterns(labeled.labels, header, marks)
+    values, index = labeled.labels.distinct()
     npat = len(labeled.labels.verdicts)
     # The first five fields repeat (remembered across chunks); the reply and reason of the rows
     # with their own values are escaped together, in one check when none needs it.
@@ -206,6 +209,27 @@ def _label_suffixes(labeled: LabeledChunk, header: Header) -> tuple[list[str], n
     return table, index
 
 
+def _label_suffixes_of_patterns(labels: Labels, header: Header, marks: tuple[str, str, str]) -> tuple[list[str],
+                                                                                                    np.ndarray]:
+    """:func:`_label_suffixes` of a chunk without malformed rows, from the pattern index: a row
+    whose reply or reason is its own shares its pattern's first five fields, joined once."""
+    sep = header.separator
+    ids, first, own = labels.patterns.ids, labels.patterns.first, labels.patterns.row_specific
+    heads = [_joined_fields(tuple(getattr(v, name) for name in VERDICT_FIELDS), marks) for v in labels.verdicts]
+    table = [head + sep + _joined_fields((reply, reason), marks) for head, reply, reason in
+             zip(heads, labels.reply[first].tolist(), labels.reason[first].tolist(), strict=True)]
+    rows = np.flatnonzero(own)
+    if not len(rows):
+        return table, ids
+    replies = _escape_many(labels.reply[rows], header)
+    reasons = _escape_many(labels.reason[rows], header)
+    index = ids.copy()
+    index[rows] = np.arange(len(table), len(table) + len(rows))
+    table.extend([f"{heads[p]}{sep}{reply}{sep}{reason}"  # (the separator is log text: never a format string)
+                  for p, reply, reason in zip(ids[rows].tolist(), replies, reasons, strict=True)])
+    return table, index
+
+
 def _splice(labeled: LabeledChunk, table: list[str], index: np.ndarray) -> memoryview:
     """The chunk's lines as read, each with its suffix appended: in Arrow, no Python string per line.
 
@@ -213,7 +237,6 @@ def _splice(labeled: LabeledChunk, table: list[str], index: np.ndarray) -> memor
     has none), so appending each row's suffix puts it at the end of its line.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     chunk = labeled.chunk
     data, newlines = chunk.data, chunk.newlines
@@ -223,8 +246,8 @@ def _splice(labeled: LabeledChunk, table: list[str], index: np.ndarray) -> memor
     offsets[0], offsets[1:n], offsets[n] = 0, newlines, len(data)
     lines = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     separator = arrow_binary([chunk.header.separator])  # a scalar from an array: pa.scalar imports pandas
-    suffixes = arrow_binary(table).take(arrow_indices(index))
-    joined = pc.binary_join_element_wise(lines, suffixes, separator[0])
+    suffixes = take(arrow_binary(table), index)
+    joined = arrow_call("binary_join_element_wise", [lines, suffixes, separator[0]])
     return _values_bytes(joined, n)
 
 
