@@ -304,6 +304,8 @@ def _pattern_ids(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     for key in keys:
         key = np.asarray(key, dtype=np.int64)
         size = int(key.max()) + 1 if len(key) else 1
+        if size == 1:  # all zero (an absent column): adds nothing
+            continue
         if span * size >= 2**62:  # too many combinations for one int64: renumber what we have so far
             combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
             span = int(combined.max()) + 1 if len(combined) else 1
@@ -501,8 +503,10 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
     orig_bytes = cols.numbers("orig_bytes")
     resp_bytes = cols.numbers("resp_bytes")
     resp_size = np.where(resp_bytes > opts.short_reply_max, 2, np.where(resp_bytes > 0, 1, 0))
-    close_delay = cols.numbers("close_delay")
-    delay = np.where(np.isnan(close_delay), cols.numbers("duration"), close_delay)
+    delay = cols.numbers("duration")
+    if cols.has("close_delay"):  # slam.log's, where it has one
+        close_delay = cols.numbers("close_delay")
+        delay = np.where(np.isnan(close_delay), delay, close_delay)
     # 0 unknown, 1 prompt, 3 long, 2 between (as np.select would pick: the first that holds)
     timing = np.full(n, 2, dtype=np.int8)
     timing[delay >= opts.long_wait] = 3
@@ -524,14 +528,20 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
                                 for c, m in zip(combo_code, combo_msg, strict=True)], dtype=object)
     else:  # stock conn.log: no reply facts, one (empty) reply for every row
         reply_codes, reply_u = np.zeros(n, dtype=np.intp), np.array([""], dtype=object)
-    ttl_a, ttl_b = cols.numbers("resp_ttl_synack"), cols.numbers("resp_ttl_close")
-    ttl = np.where(np.isnan(ttl_a) | np.isnan(ttl_b), 0, np.where(ttl_a != ttl_b, 2, 1))
+    if cols.has("resp_ttl_synack") and cols.has("resp_ttl_close"):
+        ttl_a, ttl_b = cols.numbers("resp_ttl_synack"), cols.numbers("resp_ttl_close")
+        ttl = np.where(np.isnan(ttl_a) | np.isnan(ttl_b), 0, np.where(ttl_a != ttl_b, 2, 1))
+    else:  # stock conn.log
+        ttl = np.zeros(n, dtype=np.int8)
     sc_codes, sc_u = cols.codes("closer")
     sk_codes, sk_u = cols.codes("close_kind")
 
     orig_payload = orig_bytes > 0
-    ids, first = _pattern_ids([proto_codes, hist_codes, state_codes, serv_codes, server_first_port, orig_payload,
-                               resp_size, timing, gaps, reply_codes, ttl, sc_codes, sk_codes])
+    # the small facts as one number (of 2 * 2 * 3 * 4 * 2 * 3 values), so the key has fewer parts
+    small = (server_first_port + 2 * orig_payload + 4 * resp_size.astype(np.int16) + 12 * timing.astype(np.int16)
+             + 48 * gaps + 96 * ttl.astype(np.int16))
+    ids, first = _pattern_ids([proto_codes, hist_codes, state_codes, serv_codes, small, reply_codes, sc_codes,
+                               sk_codes])
     timing_names = ("", "prompt", "mid", "long")
     ttl_names = ("", "same", "differs")
     # each pattern's fields read at its first row, a column at a time (not a numpy scalar each)
