@@ -940,8 +940,8 @@ def rows_of_labeled(labeled: LabeledChunk) -> ServerRows:
     kind = kind_of[ids[sel]] if (kind_of != "").any() else None
     if kind is not None and not (kind != "").any():
         kind = None
-    reply = labels.reply[sel]
-    if not (reply != "").any():
+    reply = labels.reply[sel] if labels.replied else None
+    if reply is not None and not (reply != "").any():
         reply = None
     return _server_rows(n, lab_idx, sel, ts, port, hcode, htext, ocode, otext, cols.numbers, kind, reply)
 

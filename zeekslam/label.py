@@ -390,6 +390,7 @@ class Labels:
     reply: np.ndarray  # per row, '' when there is no reply text
     make_reason: Callable[[], np.ndarray]  # see ``reason``
     errors: dict[int, str]  # row -> "file:line: malformed line: what"
+    replied: bool = True  # False: every row's reply is '' (no slam.log facts), nothing to look at
 
     @functools.cached_property
     def reason(self) -> np.ndarray:
@@ -612,7 +613,8 @@ def label_columns(cols: Columns, options: LabelOptions | None = None, errors: di
         malformed[pos] = f"{place}: malformed line: {what}"
     if malformed:
         row_specific[np.fromiter(malformed, dtype=np.int64)] = True
-    return Labels(verdicts, PatternIndex(ids, first, row_specific), reply, make_reason, malformed)
+    return Labels(verdicts, PatternIndex(ids, first, row_specific), reply, make_reason, malformed,
+                  replied=bool(has_reply.any()))
 
 
 _decide_cache: dict[Pattern, Verdict] = {}
