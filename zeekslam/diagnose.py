@@ -65,6 +65,7 @@ of rows, and a scan costs a few numpy passes per batch, not a server's machinery
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import sys
 from collections import Counter
@@ -2397,15 +2398,15 @@ def _verdict(s: _View) -> ServerDiagnosis:
         vals = np.stack(
             [m[:, SERVED], m[:, _ACCEPT_CLOSE].sum(1), m[:, REJECTED], m[:, NO_ANSWER], m[:, _OTHER_CATS].sum(1)], 1
         ).tolist()
+        # the clients with any count, worst first; evidence made for the ones reported only
+        shown = list(itertools.compress(range(len(clients)), m.any(axis=1).tolist()))
+        shown.sort(key=lambda i: (-(vals[i][1] + vals[i][2] + vals[i][3]), -vals[i][0], clients[i].ip))
         ev_clients = [
             ClientEvidence(client=c.ip, served=v[0], refused=v[1], rejected=v[2], no_answer=v[3], other=v[4],
                            first_ts=c.first, last_ts=c.last)
-            for c, v, nz in zip(clients, vals, m.any(axis=1).tolist(), strict=True)
-            if nz
+            for c, v in ((clients[i], vals[i]) for i in shown[: opts.report_clients])
         ]
     tracked = list(zip(s.clients, vals[: len(s.clients)], strict=True))
-    ev_clients.sort(key=lambda c: (-(c.refused + c.rejected + c.no_answer), -c.served, c.client))
-    del ev_clients[opts.report_clients :]
     kinds = dict(s.kinds)
     ref_hist = _plus(s.conc[REFUSED], s.conc[RESET])
     srv_hist = s.conc[SERVED]
