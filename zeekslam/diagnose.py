@@ -73,7 +73,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from functools import cached_property
 from itertools import repeat
 from typing import TYPE_CHECKING
 
@@ -2022,9 +2021,10 @@ class ServerDiagnoser:
         pcnt = np.zeros((npair, NCAT), np.int64)  # each pair's counts by category
         for k, col in ((SERVED, P_SERVED), (REFUSED, P_AC), (REJECTED, P_REJ), (NO_ANSWER, P_NOANS), (SILENT, P_OTHER)):
             pcnt[:, k] = P.cnt[:npair, col]
-        amid = P.cnt[:npair, P_AMID].tolist()
-        pf = [P.first[:npair].tolist(), P.last[:npair].tolist(), P.fref[:npair].tolist(), P.lref[:npair].tolist(),
-              P.fsrv[:npair].tolist(), P.lsrv[:npair].tolist()]
+        pairs = _Pairs(self._pair_ip, pcnt, P.cnt[:npair, P_AMID].tolist(),
+                       [P.first[:npair].tolist(), P.last[:npair].tolist(), P.fref[:npair].tolist(),
+                        P.lref[:npair].tolist(), P.fsrv[:npair].tolist(), P.lsrv[:npair].tolist()],
+                       pk, pv, ph_lo, ph_hi)
         # plot points and timelines
         sm = self.samples.live()
         sm = _take(sm, np.argsort(sm["srv"], kind="stable"))
@@ -2069,17 +2069,12 @@ class ServerDiagnoser:
                     if which[c] is _EMPTY:
                         which[c] = Counter()
                     which[c][key & 0xFFFF] = v
-            clients, other = [], None
+            clients, other, pooled = [], None, self._other_pair.get(s)
             for pid in by_srv[p_lo[j] : p_hi[j]]:
-                cv = _ClientView(
-                    ip=self._pair_ip[pid], counts=pcnt[pid], amid=amid[pid], first=pf[0][pid], last=pf[1][pid],
-                    first_refused=pf[2][pid], last_refused=pf[3][pid], first_served=pf[4][pid],
-                    last_served=pf[5][pid], hist=(pk, pv, ph_lo[pid], ph_hi[pid]),
-                )
-                if self._other_pair.get(s) == pid:
-                    other = cv
+                if pid == pooled:
+                    other = _ClientView(pairs, pid)
                 else:
-                    clients.append(cv)
+                    clients.append(_ClientView(pairs, pid))
             yield _verdict(_View(
                 host=hosts[j], port=sv[7][j], opts=opts, cat_counts=cats[j],
                 labels=labels,
@@ -2117,41 +2112,69 @@ class _KeyCounts:
             self.v = np.insert(self.v, pos[~hit], c[~hit])
 
 
-@dataclass
-class _ClientView:
-    ip: str
-    counts: np.ndarray
-    amid: int
-    first: float
-    last: float
-    first_refused: float
-    last_refused: float
-    first_served: float
-    last_served: float
-    hist: tuple[np.ndarray, np.ndarray, int, int]
-    """The pair's histogram keys and counts, and its stretch of them (read when asked: few
-    clients' histograms are ever read, and the report makes ~30,000 views)."""
+class _Pairs:
+    """The (server, client) pairs' columns at verdict time, as :class:`_ClientView` reads them."""
 
-    @cached_property
+    __slots__ = ("ip", "counts", "amid", "first", "last", "first_refused", "last_refused", "first_served",
+                 "last_served", "hist_keys", "hist_counts", "hist_lo", "hist_hi")
+
+    def __init__(self, ip: list[str], counts: np.ndarray, amid: list[int], times: list[list[float]],
+                 hist_keys: np.ndarray, hist_counts: np.ndarray, hist_lo: list[int], hist_hi: list[int]) -> None:
+        self.ip, self.counts, self.amid = ip, counts, amid
+        (self.first, self.last, self.first_refused, self.last_refused, self.first_served,
+         self.last_served) = times
+        self.hist_keys, self.hist_counts, self.hist_lo, self.hist_hi = hist_keys, hist_counts, hist_lo, hist_hi
+
+
+class _ClientView:
+    """One client of a server, a row of the pairs' columns: a server with door events has a view
+    for each tracked client (~14,000 in the benchmark's report), so a view only points at its row
+    and each value is read when a rule asks (most are never read)."""
+
+    __slots__ = ("pairs", "pid", "_hists")
+
+    def __init__(self, pairs: _Pairs, pid: int) -> None:
+        self.pairs, self.pid = pairs, pid
+        self._hists: tuple[Counter, Counter] | None = None
+
+    ip = property(lambda self: self.pairs.ip[self.pid])
+    counts = property(lambda self: self.pairs.counts[self.pid])
+    amid = property(lambda self: self.pairs.amid[self.pid])
+    first = property(lambda self: self.pairs.first[self.pid])
+    last = property(lambda self: self.pairs.last[self.pid])
+    first_refused = property(lambda self: self.pairs.first_refused[self.pid])
+    last_refused = property(lambda self: self.pairs.last_refused[self.pid])
+    first_served = property(lambda self: self.pairs.first_served[self.pid])
+    last_served = property(lambda self: self.pairs.last_served[self.pid])
+
+    @staticmethod
+    def counts_of(views: list[_ClientView]) -> np.ndarray:
+        """The counts of the views (of one :class:`_Pairs`), a row each, in one take."""
+        return views[0].pairs.counts[[v.pid for v in views]]
+
     def _fail_hists(self) -> tuple[Counter, Counter]:
-        keys, counts, lo, hi = self.hist
-        ph = [_EMPTY, _EMPTY]
-        for key, v in zip(keys[lo:hi].tolist(), counts[lo:hi].tolist(), strict=True):
-            w = (key >> 16) & 1
-            if ph[w] is _EMPTY:
-                ph[w] = Counter()
-            ph[w][key & 0xFFFF] = v
-        return ph[0], ph[1]
+        """The pair's concurrency histograms at its failed accepts (all sessions, its own)."""
+        if self._hists is None:
+            p, i = self.pairs, self.pid
+            lo, hi = p.hist_lo[i], p.hist_hi[i]
+            ph = [_EMPTY, _EMPTY]
+            for key, v in zip(p.hist_keys[lo:hi].tolist(), p.hist_counts[lo:hi].tolist(), strict=True):
+                w = (key >> 16) & 1
+                if ph[w] is _EMPTY:
+                    ph[w] = Counter()
+                ph[w][key & 0xFFFF] = v
+            self._hists = (ph[0], ph[1])
+        return self._hists
 
     @property
     def fail_conc(self) -> Counter:
         """Concurrency at this client's failed accepts: all sessions."""
-        return self._fail_hists[0]
+        return self._fail_hists()[0]
 
     @property
     def fail_cconc(self) -> Counter:
         """Concurrency at this client's failed accepts: its own sessions."""
-        return self._fail_hists[1]
+        return self._fail_hists()[1]
 
 
 @dataclass
@@ -2394,7 +2417,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
     ev_clients = []
     vals: list[list[int]] = []  # per client: served, refused, rejected, no_answer, other
     if clients:  # the per-client sums for all clients at once
-        m = np.stack([c.counts for c in clients])
+        m = _ClientView.counts_of(clients)
         vals = np.stack(
             [m[:, SERVED], m[:, _ACCEPT_CLOSE].sum(1), m[:, REJECTED], m[:, NO_ANSWER], m[:, _OTHER_CATS].sum(1)], 1
         ).tolist()
