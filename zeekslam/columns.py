@@ -47,24 +47,25 @@ class Columns:
 # ``dictionary_encode`` methods import) makes a Python wrapper for each of its ~300 functions
 # when it is first imported, ~45 ms of every run.
 
+def _compute() -> Any:
+    """Arrow's compute functions and options: the module ``pyarrow.compute`` re-exports them from,
+    or (a pyarrow laid out otherwise) the public one."""
+    try:
+        import pyarrow._compute as compute
+    except ImportError:
+        import pyarrow.compute as compute
+    return compute
+
+
 def arrow_call(name: str, args: Sequence[object], options: object = None) -> Any:
     """Arrow's compute function ``name`` on ``args``, without importing ``pyarrow.compute``."""
-    try:
-        from pyarrow._compute import call_function  # what pyarrow.compute re-exports
-    except ImportError:  # a pyarrow laid out otherwise: the public way
-        from pyarrow.compute import call_function
-    return call_function(name, list(args), options)
+    return _compute().call_function(name, list(args), options)
 
 
 def dictionary_encode(values: pa.Array | pa.ChunkedArray, nulls: bool = False) -> Any:
     """``values.dictionary_encode()``; with ``nulls`` an unset value is a value of its own."""
-    if not nulls:
-        return arrow_call("dictionary_encode", [values])
-    try:
-        from pyarrow._compute import DictionaryEncodeOptions
-    except ImportError:
-        from pyarrow.compute import DictionaryEncodeOptions
-    return arrow_call("dictionary_encode", [values], DictionaryEncodeOptions("encode"))
+    options = _compute().DictionaryEncodeOptions("encode") if nulls else None
+    return arrow_call("dictionary_encode", [values], options)
 
 
 def take(values: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> Any:

@@ -65,7 +65,6 @@ of rows, and a scan costs a few numpy passes per batch, not a server's machinery
 from __future__ import annotations
 
 import gc
-import itertools
 import math
 import sys
 from collections import Counter
@@ -73,7 +72,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import compress, repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -2422,7 +2421,7 @@ def _verdict(s: _View) -> ServerDiagnosis:
             [m[:, SERVED], m[:, _ACCEPT_CLOSE].sum(1), m[:, REJECTED], m[:, NO_ANSWER], m[:, _OTHER_CATS].sum(1)], 1
         ).tolist()
         # the clients with any count, worst first; evidence made for the ones reported only
-        shown = list(itertools.compress(range(len(clients)), m.any(axis=1).tolist()))
+        shown = list(compress(range(len(clients)), m.any(axis=1).tolist()))
         shown.sort(key=lambda i: (-(vals[i][1] + vals[i][2] + vals[i][3]), -vals[i][0], clients[i].ip))
         ev_clients = [
             ClientEvidence(client=c.ip, served=v[0], refused=v[1], rejected=v[2], no_answer=v[3], other=v[4],
