@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import conn_row, tsv_header, write_generated
 from zeekslam.diagnose import (
     BadServerSpec,
     MissingColumns,
     ServerDiagnoser,
+    TextEntry,
     UnknownServer,
     diagnose,
     find,
@@ -575,6 +577,48 @@ def test_healthy_path_gives_the_general_verdict():
         fast = _healthy_verdict("10.1.2.3", 443, cats.tolist(), labels, 5.0, 9.0, replies, runs, conc[SERVED],
                                 cconc[SERVED], 0, 1, 4, tl, {})
         assert fast == _verdict(view) and fast.verdict == "healthy"
+
+
+def _healthy_with_a_crash_window(tmp_path: Path) -> list[pd.DataFrame]:
+    """GENERATED: a healthy server (no door events) whose sessions were reset mid-session by it
+    six times in a row, from three clients: a crash window of its own in its text."""
+    rows = []
+    for i in range(30):
+        history, state = ("ShADadr", "RSTR") if 10 <= i < 16 else ("ShADadFf", "SF")
+        rows.append(conn_row(uid=f"C{i}", orig=f"10.0.0.{2 + i % 3}", resp="10.0.0.9", resp_p=443,
+                             ts=f"{1700000000 + 2 * i}.000001", history=history, state=state, ob="100", rb="200",
+                             duration="1.0"))
+    return list(label_logs([str(write_generated(tmp_path / "conn.log", tsv_header() + rows))]))
+
+
+@pytest.mark.parametrize("scenario", ["mixed_dev", "crash_day", "normal", "port_closed", "scan", "crash_window"])
+def test_text_only_entries_give_the_same_text(scenario, tmp_path):
+    """finish(text_only=True) makes healthy servers and host:* entries as TextEntry records
+    for the text report: the text is the full verdicts' text, line for line."""
+    def fed() -> ServerDiagnoser:
+        diag = ServerDiagnoser(max_probe_servers=8)
+        if scenario == "scan":  # the port_closed rows, as if sent to 40 closed ports: host:* entries
+            fr = pd.concat(frames("port_closed"), ignore_index=True)
+            chunks = [*frames("mixed_dev"), *(fr.assign(**{"id.resp_p": float(p)}) for p in range(3000, 3040))]
+        elif scenario == "crash_window":
+            chunks = _healthy_with_a_crash_window(tmp_path)
+        else:
+            chunks = frames(scenario)
+        for chunk in chunks:
+            diag.add(chunk)
+        return diag
+
+    full, light = fed().finish(), fed().finish(text_only=True)
+    assert render_text(light) == render_text(full)
+    assert render_text(light, include_healthy=False) == render_text(full, include_healthy=False)
+    if scenario == "crash_window":  # a healthy server with a crash window keeps its full verdict
+        assert "crash window" in render_text(full) and not isinstance(light[0], TextEntry)
+    else:
+        kinds = {type(d).__name__ for d in light}
+        assert "TextEntry" in kinds or not any(d.verdict == "healthy" or d.ports_folded for d in full)
+    if scenario == "scan":
+        assert isinstance(by_server(light)["127.0.0.1:*"], TextEntry)
+    assert {type(d).__name__ for d in full} == {"ServerDiagnosis"}
 
 
 def test_folded_hosts_count_distinct_clients_up_to_eight():

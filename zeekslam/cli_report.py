@@ -100,7 +100,8 @@ def report(logs, fmt, output, plot, why_server, problems_only, progress, horizon
         # less); given back when the command ends (a caller may run it in-process, as tests do).
         gc.disable()
         try:
-            diagnoses = diagnoser.finish()
+            # the text report alone needs no full verdict of a healthy server or a host:* entry
+            diagnoses = diagnoser.finish(text_only=fmt != "json" and not why_server and not plot)
         finally:
             gc.freeze()
             gc.enable()

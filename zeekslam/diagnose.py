@@ -376,9 +376,7 @@ class ServerDiagnosis:
 
     @property
     def server(self) -> str:
-        if self.ports_folded:
-            return f"[{self.host}]:*" if ":" in self.host else f"{self.host}:*"
-        return format_endpoint(self.host, self.port)
+        return _entry_name(self.host, self.port, self.ports_folded)
 
     def to_dict(self, *, plot_data: bool = False) -> dict:
         """A JSON-ready dict (NaN becomes None); ``plot_data`` adds timeline and samples."""
@@ -420,6 +418,44 @@ def asdict_safe(obj):
 def format_endpoint(host: str, port: int) -> str:
     """``127.0.0.1:21``, or ``[::1]:21`` for IPv6."""
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def _entry_name(host: str, port: int, ports_folded: int) -> str:
+    """A report entry's name: the endpoint, or ``host:*`` for a host's folded ports."""
+    if ports_folded:
+        return f"[{host}]:*" if ":" in host else f"{host}:*"
+    return format_endpoint(host, port)
+
+
+class TextEntry:
+    """A healthy server or a ``host:*`` entry as the text report reads it, made without its
+    :class:`ServerDiagnosis` (``finish(text_only=True)``): a sensor's report is mostly such
+    entries, and the text needs a few of their fields.  What such an entry never has
+    (clients, replies shown, concurrency histograms, crash windows, notes) reads as empty."""
+
+    __slots__ = ("host", "port", "verdict", "confidence", "summary", "connections", "door_events",
+                 "ports_folded", "label_counts", "first_ts", "last_ts")
+
+    refusal_kinds: dict = {}  # (the empty ones: class attributes, shared and never written)
+    replies: dict = {}
+    clients: list = []
+    client_limit = None
+    crash_windows: list = []
+    concurrency_refused: dict = {}
+    concurrency_served: dict = {}
+    concurrency_source = "conn.log intervals"
+    notes: list = []
+
+    def __init__(self, host: str, port: int, verdict: str, confidence: str, summary: str, connections: int,
+                 door_events: int, ports_folded: int, label_counts: dict[str, int], first_ts: float,
+                 last_ts: float) -> None:
+        self.host, self.port, self.verdict, self.confidence, self.summary = host, port, verdict, confidence, summary
+        self.connections, self.door_events, self.ports_folded = connections, door_events, ports_folded
+        self.label_counts, self.first_ts, self.last_ts = label_counts, first_ts, last_ts
+
+    @property
+    def server(self) -> str:
+        return _entry_name(self.host, self.port, self.ports_folded)
 
 
 def parse_endpoint(spec: str) -> tuple[str, int]:
@@ -1145,8 +1181,10 @@ class ServerDiagnoser:
         self._flush()
         self._evict()
 
-    def finish(self) -> list[ServerDiagnosis]:
-        """Verdicts for every server seen, worst first."""
+    def finish(self, text_only: bool = False) -> list[ServerDiagnosis]:
+        """Verdicts for every server seen, worst first.  With ``text_only`` the healthy servers
+        and ``host:*`` entries whose text is their head alone come as :class:`TextEntry`: for
+        :func:`~zeekslam.report.iter_text`, not for JSON, ``--why`` or a plot."""
         if self._nheld:
             self._fold_rows(self._take_held(self._nheld))
         self._fold_one_offs()
@@ -1160,12 +1198,12 @@ class ServerDiagnoser:
             np.add.at(self.p.cnt[:, P_AMID], u["pair"][ok], 1)
         # tens of thousands of small acyclic objects: cyclic GC passes would only cost time
         with _gc_paused():
-            out = list(self._diagnoses())
+            out = list(self._diagnoses(text_only))
             out += self._probe_diagnoses()
-            out += self._folded_diagnoses()
+            out += self._folded_diagnoses(text_only)
             return rank(out)
 
-    def _folded_diagnoses(self) -> list[ServerDiagnosis]:
+    def _folded_diagnoses(self, text_only: bool = False) -> list[ServerDiagnosis]:
         """The ``host:*`` entries, their counts taken from the columns in bulk."""
         F = self._fold
         nf = len(self._fold_id)
@@ -1174,7 +1212,8 @@ class ServerDiagnoser:
         cols = zip(cc[:, _DOOR].sum(axis=1).tolist(), cc[:, REJECTED].tolist(), cc[:, NO_ANSWER].tolist(),
                    cc.sum(axis=1).tolist(), _count_dicts(F.lab[:nf]), F.ports[:nf].tolist(), F.first[:nf].tolist(),
                    F.last[:nf].tolist(), F.ncl[:nf].tolist(), shown, strict=True)
-        return [_folded_verdict(h, *c, self.options) for h, c in zip(self._fold_id, cols, strict=True)]
+        make = _folded_entry if text_only else _folded_verdict
+        return [make(h, *c, self.options) for h, c in zip(self._fold_id, cols, strict=True)]
 
     # ---- ingest -------------------------------------------------------------------------
 
@@ -1993,7 +2032,7 @@ class ServerDiagnoser:
 
     # ---- views for the verdict ----------------------------------------------------------
 
-    def _diagnoses(self) -> Iterator[ServerDiagnosis]:
+    def _diagnoses(self, text_only: bool = False) -> Iterator[ServerDiagnosis]:
         """The verdict on every server (a scan's targets are :meth:`_probe_diagnoses`)."""
         S, P, opts = self.s, self.p, self.options
         slots = self._live_slots()
@@ -2052,6 +2091,10 @@ class ServerDiagnoser:
             counts = labs[j]
             labels = {LABELS[i]: counts[i] for i in label_order[j] if counts[i]}
             if healthy[j] and s not in self._kinds:
+                if text_only and s not in self._runs:  # its text: the head alone
+                    yield TextEntry(hosts[j], sv[7][j], "healthy", *_healthy_words(hosts[j], sv[7][j], cat_l[j]), 0,
+                                    0, labels, sv[0][j], sv[1][j])
+                    continue
                 a, b, c, e = served_at[0][j], served_at[1][j], served_at[2][j], served_at[3][j]
                 yield _healthy_verdict(
                     hosts[j], sv[7][j], cat_l[j], labels, sv[0][j], sv[1][j], self._replies.get(s, _EMPTY),
@@ -2671,23 +2714,28 @@ def _healthy_verdict(
     """:func:`_verdict` of a server with no door event, no refusal kind, no client tracked and too
     few reply-only hang-ups to make a limit: always healthy, so the same result in fewer steps.
     ``labels`` and the two histograms (levels ascending) are the caller's own, kept as they are."""
-    served = cc[SERVED]
-    connections = sum(cc)
-    extra = f"; {cc[ABORTED]} session(s) reset by the server mid-session" if cc[ABORTED] else ""
-    quiet = cc[NEUTRAL] + cc[REPLY_ONLY] + cc[WAITED]
-    if quiet:
-        extra += f"; {quiet} closed by the client without a request"
+    confidence, summary, connections = _healthy_words(host, port, cc)
     return ServerDiagnosis(
-        host=host, port=port, verdict="healthy", confidence="high" if served else "low",
-        summary=f"{format_endpoint(host, port)} — healthy: {connections} connection(s), {served} served, "
-                f"no door events{extra}",
-        connections=connections, door_events=0, served=served, label_counts=labels, first_ts=first, last_ts=last,
+        host=host, port=port, verdict="healthy", confidence=confidence, summary=summary,
+        connections=connections, door_events=0, served=cc[SERVED], label_counts=labels, first_ts=first, last_ts=last,
         refusal_kinds={}, replies=dict(replies.most_common()) if replies else {}, clients=[],
         crash_windows=sorted(runs, key=lambda w: w.start) if runs else [], concurrency_refused={},
         concurrency_served=srv_hist, client_concurrency_refused={}, client_concurrency_served=srv_cconc,
         resets_after_client_data=reset_after_data, concurrency_source=_conc_source(zeek_conc, computed_conc),
         timeline=timeline, samples=samples,
     )
+
+
+def _healthy_words(host: str, port: int, cc: list[int]) -> tuple[str, str, int]:
+    """A healthy server's confidence, summary and connection count, from its category counts."""
+    served = cc[SERVED]
+    connections = sum(cc)
+    extra = f"; {cc[ABORTED]} session(s) reset by the server mid-session" if cc[ABORTED] else ""
+    quiet = cc[NEUTRAL] + cc[REPLY_ONLY] + cc[WAITED]
+    if quiet:
+        extra += f"; {quiet} closed by the client without a request"
+    summary = f"{format_endpoint(host, port)} — healthy: {connections} connection(s), {served} served, no door events"
+    return "high" if served else "low", summary + extra, connections
 
 
 def _keep_chosen(d: ServerDiagnosis) -> ServerDiagnosis:
@@ -2710,12 +2758,10 @@ def _count_dicts(lab: np.ndarray) -> list[dict[str, int]]:
     return [dict(zip(names[a:b], counts[a:b])) for a, b in zip(bounds, bounds[1:])]
 
 
-def _folded_verdict(
-    host: str, door: int, rej: int, noans: int, connections: int, labels: dict[str, int], ports: int,
-    first: float, last: float, ncl: int, shown: list[int], opts: DiagnoseOptions,
-) -> ServerDiagnosis:
-    """One ``host:*`` entry for the host's endpoints that never completed a handshake (``shown``:
-    the first ports folded, in that order)."""
+def _folded_words(host: str, door: int, rej: int, noans: int, ports: int, ncl: int, shown: list[int],
+                  opts: DiagnoseOptions) -> tuple[str, str, str]:
+    """A ``host:*`` entry's verdict, confidence and summary (``shown``: the first ports folded,
+    in that order)."""
     who = f"{ncl}+" if ncl >= _MAX_SEEN else str(ncl)
     if door and rej / door >= opts.explained:
         verdict, what = "port_closed", f"{rej}/{door} attempt(s) answered with RST"
@@ -2726,16 +2772,23 @@ def _folded_verdict(
     ep = f"[{host}]:*" if ":" in host else f"{host}:*"
     # the ports, the first _MAX_SEEN of them ("..." when there were more: a port folded twice is one)
     listed = ", ".join(map(str, sorted(shown))) + (", ..." if len(shown) >= _MAX_SEEN and ports > len(shown) else "")
+    summary = (f"{ep} — {verdict.replace('_', ' ')} on {ports} rarely contacted port(s) ({listed}): {what}, "
+               f"from {who} client(s), never accepted (a port scan, or clients of a service that is gone)")
+    return verdict, "medium" if door >= 3 else "low", summary
+
+
+def _folded_verdict(
+    host: str, door: int, rej: int, noans: int, connections: int, labels: dict[str, int], ports: int,
+    first: float, last: float, ncl: int, shown: list[int], opts: DiagnoseOptions,
+) -> ServerDiagnosis:
+    """One ``host:*`` entry for the host's endpoints that never completed a handshake."""
+    verdict, confidence, summary = _folded_words(host, door, rej, noans, ports, ncl, shown, opts)
     return ServerDiagnosis(
         host=host,
         port=0,
         verdict=verdict,
-        confidence="medium" if door >= 3 else "low",
-        summary=(
-            f"{ep} — {verdict.replace('_', ' ')} on {ports} rarely contacted port(s) ({listed}): {what}, "
-            f"from {who} client(s), "
-            "never accepted (a port scan, or clients of a service that is gone)"
-        ),
+        confidence=confidence,
+        summary=summary,
         connections=connections,
         door_events=door,
         served=0,
@@ -2746,6 +2799,15 @@ def _folded_verdict(
         folded_ports=shown,
         components={k: v for k, v in (("port_closed", rej), ("filtered", noans)) if v} if verdict == "mixed" else {},
     )
+
+
+def _folded_entry(
+    host: str, door: int, rej: int, noans: int, connections: int, labels: dict[str, int], ports: int,
+    first: float, last: float, ncl: int, shown: list[int], opts: DiagnoseOptions,
+) -> TextEntry:
+    """:func:`_folded_verdict` as the text report reads it."""
+    verdict, confidence, summary = _folded_words(host, door, rej, noans, ports, ncl, shown, opts)
+    return TextEntry(host, 0, verdict, confidence, summary, connections, door, ports, labels, first, last)
 
 
 def _reply_only_limit(s: _View, ref_hist: Counter, srv_hist: Counter, opts: DiagnoseOptions) -> LimitEstimate | None:
