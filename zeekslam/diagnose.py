@@ -1181,7 +1181,7 @@ class ServerDiagnoser:
         self._flush()
         self._evict()
 
-    def finish(self, text_only: bool = False) -> list[ServerDiagnosis]:
+    def finish(self, text_only: bool = False) -> list[ServerDiagnosis | TextEntry]:
         """Verdicts for every server seen, worst first.  With ``text_only`` the healthy servers
         and ``host:*`` entries whose text is their head alone come as :class:`TextEntry`: for
         :func:`~zeekslam.report.iter_text`, not for JSON, ``--why`` or a plot."""
@@ -1203,7 +1203,7 @@ class ServerDiagnoser:
             out += self._folded_diagnoses(text_only)
             return rank(out)
 
-    def _folded_diagnoses(self, text_only: bool = False) -> list[ServerDiagnosis]:
+    def _folded_diagnoses(self, text_only: bool = False) -> list[ServerDiagnosis | TextEntry]:
         """The ``host:*`` entries, their counts taken from the columns in bulk."""
         F = self._fold
         nf = len(self._fold_id)
@@ -2032,7 +2032,7 @@ class ServerDiagnoser:
 
     # ---- views for the verdict ----------------------------------------------------------
 
-    def _diagnoses(self, text_only: bool = False) -> Iterator[ServerDiagnosis]:
+    def _diagnoses(self, text_only: bool = False) -> Iterator[ServerDiagnosis | TextEntry]:
         """The verdict on every server (a scan's targets are :meth:`_probe_diagnoses`)."""
         S, P, opts = self.s, self.p, self.options
         slots = self._live_slots()
@@ -2769,7 +2769,7 @@ def _folded_words(host: str, door: int, rej: int, noans: int, ports: int, ncl: i
         verdict, what = "filtered", f"{noans}/{door} SYN(s) never answered"
     else:
         verdict, what = "mixed", f"{rej} attempt(s) answered with RST, {noans} unanswered"
-    ep = f"[{host}]:*" if ":" in host else f"{host}:*"
+    ep = _entry_name(host, 0, ports_folded=1)  # the host:* form, whatever the count
     # the ports, the first _MAX_SEEN of them ("..." when there were more: a port folded twice is one)
     listed = ", ".join(map(str, sorted(shown))) + (", ..." if len(shown) >= _MAX_SEEN and ports > len(shown) else "")
     summary = (f"{ep} — {verdict.replace('_', ' ')} on {ports} rarely contacted port(s) ({listed}): {what}, "
