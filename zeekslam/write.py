@@ -189,30 +189,19 @@ def _label_suffixes(labeled: LabeledChunk, header: Header) -> tuple[list[str], n
             columns[-1][i] = zeek_escape(esc_raw_reason(labeled, i), sep)
         rows = list(map(sep.join, zip(*columns)))
         return rows, np.arange(len(rows))
-    marks = (sep, header.unset_field, header.empty_field)
-    if not chunk.errors:
-        return _label_suffixes_of_patterns(labeled.labels, header, marks)
-    values, index = labeled.labels.distinct()
-    npat = len(labeled.labels.verdicts)
-    # The first five fields repeat (remembered across chunks); the reply and reason of the rows
-    # with their own values are escaped together, in one check when none needs it.
-    table = [_joined_fields(tuple(v[:5]), marks) + sep + _joined_fields(tuple(v[5:]), marks) for v in values[:npat]]
-    own = values[npat:]
-    if own:
-        replies = _escape_many(np.array([v[5] for v in own], dtype=object), header)
-        reasons = _escape_many(np.array([v[6] for v in own], dtype=object), header)
-        table.extend(f"{_joined_fields(tuple(v[:5]), marks)}{sep}{reply}{sep}{reason}"
-                     for v, reply, reason in zip(own, replies, reasons))
-        for i in chunk.errors:  # the raw line goes with a malformed row's reason: nothing is lost
-            fields = [_escape_label(v, header) for v in values[index[i]][:6]]
-            table[index[i]] = sep.join([*fields, zeek_escape(esc_raw_reason(labeled, i), sep)])
+    table, index = _label_suffixes_of_patterns(labeled.labels, header, (sep, header.unset_field, header.empty_field))
+    # a malformed row is a row of its own: its raw line goes with its reason, so nothing is lost
+    malformed = sep.join([_escape_label(v, header) for v in ("malformed", "unknown", "", "", "", "")])
+    for i in chunk.errors:
+        table[index[i]] = f"{malformed}{sep}{zeek_escape(esc_raw_reason(labeled, i), sep)}"
     return table, index
 
 
 def _label_suffixes_of_patterns(labels: Labels, header: Header, marks: tuple[str, str, str]) -> tuple[list[str],
                                                                                                     np.ndarray]:
-    """:func:`_label_suffixes` of a chunk without malformed rows, from the pattern index: a row
-    whose reply or reason is its own shares its pattern's first five fields, joined once."""
+    """:func:`_label_suffixes` from the pattern index: a row whose reply or reason is its own
+    (malformed rows too, whose entries the caller replaces) shares its pattern's first five
+    fields, joined once."""
     sep = header.separator
     ids, first, own = labels.patterns.ids, labels.patterns.first, labels.patterns.row_specific
     heads = [_joined_fields(tuple(getattr(v, name) for name in VERDICT_FIELDS), marks) for v in labels.verdicts]
