@@ -70,6 +70,8 @@ class Result:
     rc: int
     note: str = ""
     timed_out: bool = False
+    user: float = float("nan")  # CPU seconds in user mode, all threads (and children: awk's sh, gzip)
+    system: float = float("nan")  # CPU seconds in the kernel: reads, writes, page faults
 
 
 #: With --code DIR: the zeekslam package is imported from DIR (a patched copy, say).
@@ -112,8 +114,10 @@ def awk_binary() -> str | None:
 RSS_WRAPPER = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.call(sys.argv[1:])\n"
-    "print('Maximum resident set size (kbytes):', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
-    " file=sys.stderr)\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print('User time (seconds):', usage.ru_utime, file=sys.stderr)\n"
+    "print('System time (seconds):', usage.ru_stime, file=sys.stderr)\n"
+    "print('Maximum resident set size (kbytes):', usage.ru_maxrss, file=sys.stderr)\n"
     "print('Exit status:', rc, file=sys.stderr)\n"
     "sys.exit(rc)\n"
 )
@@ -150,7 +154,9 @@ def run(name: str, argv: list[str], stdout_path: str | None = None, timeout: flo
     rc = int(m.group(1)) if m else int(proc.returncode)
     own = stderr[: stderr.rfind(marker)] if marker in stderr else stderr
     note = "" if rc == 0 else " | ".join(own.strip().splitlines()[-3:])[:300]
-    return Result(name, seconds, rss_kb / 1024.0, rc, note)
+    cpu = [re.search(rf"{kind} time \(seconds\): ([0-9.]+)", stderr) for kind in ("User", "System")]
+    user, system = (float(m.group(1)) if m else float("nan") for m in cpu)
+    return Result(name, seconds, rss_kb / 1024.0, rc, note, user=user, system=system)
 
 
 OUTPUTS = ("label.tsv", "label.json", "label.ecs", "label.csv", "label-dask.tsv", "awk.tsv", "report.txt",
@@ -306,8 +312,11 @@ def machine() -> str:
             f"pandas {pandas.__version__}, numpy {numpy.__version__}; load {os.getloadavg()[0]:.2f}")
 
 
+TABLE_HEAD = f"{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12} {'CPU user':>9} {'sys':>6}  status"
+
+
 def table(results: list[Result], rows: int) -> None:
-    print(f"\n{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}  status")
+    print(f"\n{TABLE_HEAD}")
     for r in results:
         print(row_text(r, rows))
 
@@ -316,8 +325,9 @@ def row_text(r: Result, rows: int) -> str:
     rate = rows / r.seconds if r.seconds else 0.0
     status = "ok" if r.rc == 0 else (r.note if r.timed_out else f"exit {r.rc}: {r.note}")
     if r.timed_out:
-        return f"{r.name:<34} {'>' + format(r.seconds, '.1f'):>8} {'<' + format(rate, ',.0f'):>12} {'?':>12}  {status}"
-    return f"{r.name:<34} {r.seconds:8.2f} {rate:12,.0f} {r.rss_mb:12.0f}  {status}"
+        return (f"{r.name:<34} {'>' + format(r.seconds, '.1f'):>8} {'<' + format(rate, ',.0f'):>12} {'?':>12} "
+                f"{'?':>9} {'?':>6}  {status}")
+    return f"{r.name:<34} {r.seconds:8.2f} {rate:12,.0f} {r.rss_mb:12.0f} {r.user:9.2f} {r.system:6.2f}  {status}"
 
 
 def verdict(ok: bool) -> str:
@@ -533,7 +543,7 @@ def memory_check(args: argparse.Namespace) -> int:
     for (command, _rows), results in runs.items():  # the fastest time, the highest peak
         fastest = min(results, key=lambda r: r.seconds)
         found[command].append(replace(fastest, rss_mb=max(r.rss_mb for r in results)))
-    print(f"\n{'command':<34} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}  status")
+    print(f"\n{TABLE_HEAD}")
     for command, results in found.items():
         for rows, r in zip(sizes, results, strict=True):
             peaks = ", ".join(f"{x.rss_mb:.0f}" for x in runs[(command, rows)])
