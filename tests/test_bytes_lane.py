@@ -164,7 +164,7 @@ def test_read_ahead_stops_its_thread_when_the_reader_leaves(tmp_path):
     chunks = read_ahead(read_log(str(path), chunk_rows=1000))
     first = next(chunks)
     mine = [t for t in threading.enumerate() if t not in before and t.name == "zeekslam-ahead"]
-    assert len(first) == 1000 and len(mine) == 1 and mine[0].is_alive()
+    assert 900 <= len(first) <= 1000 and len(mine) == 1 and mine[0].is_alive()  # equal chunks, none over 1000
     chunks.close()
     assert not mine[0].is_alive()
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import LAB, conn_row, tsv_header, write_generated
 from zeekslam.cli import cli
 from zeekslam.label import label_chunks
-from zeekslam.read import CHUNK_ROWS, FRAME_CHUNK_ROWS
+from zeekslam.read import CHUNK_ROWS, FRAME_CHUNK_ROWS, JSON_CHUNK_ROWS
 
 
 def run(*args):
@@ -113,7 +113,7 @@ def test_label_takes_arrows_jemalloc_pool_unless_the_environment_names_one(monke
 
 
 @pytest.mark.parametrize("fmt,want", [("ecs", FRAME_CHUNK_ROWS), ("csv", FRAME_CHUNK_ROWS),
-                                      ("zeek", CHUNK_ROWS), ("json", CHUNK_ROWS)])
+                                      ("zeek", CHUNK_ROWS), ("json", JSON_CHUNK_ROWS)])
 def test_ecs_and_csv_read_smaller_chunks_with_the_same_output(tmp_path, monkeypatch, fmt, want):
     # ECS and CSV documents are built from pandas frames: ~40 MB per 25,000-row chunk in flight
     # (benchmark: `label -f ecs` at 2M rows peaks at ~200 MB in 10,000-row chunks, ~340 MB in 25,000)

@@ -211,7 +211,8 @@ def test_reader_prints_nothing_to_stdout(capsys):
 def test_chunks_are_bounded_and_ordered():
     path = LAB / "mixed_dev" / "tsv" / "conn.log"
     chunks = list(read_log(str(path), chunk_rows=50))
-    assert [len(c) for c in chunks] == [50, 50, 50, 9]
+    # equal shares of a block (two writer threads build them side by side), none over chunk_rows
+    assert [len(c) for c in chunks] == [39, 40, 40, 40]
     numbers = [n for c in chunks for n in c.line_numbers]
     assert numbers == sorted(numbers) and len(numbers) == 159
     whole = pd.concat([c.frame for c in chunks])

@@ -13,8 +13,16 @@ from .ahead import ahead, stop_all
 from .cli_options import dask_engine, engine_options, label_options, make_options
 from .history import HistoryError, decode, describe
 from .label import LabeledChunk, Pattern, decide, label_chunks, service_class
-from .read import CHUNK_ROWS, FRAME_CHUNK_ROWS, LABEL_COLUMNS, MalformedLine, ZeekslamError, find_inputs
-from .write import FORMATS, safe_text, write
+from .read import (
+    CHUNK_ROWS,
+    FRAME_CHUNK_ROWS,
+    JSON_CHUNK_ROWS,
+    LABEL_COLUMNS,
+    MalformedLine,
+    ZeekslamError,
+    find_inputs,
+)
+from .write import FORMATS, made_ahead, safe_text, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -132,8 +140,9 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
     _arrow_pool_that_gives_back()
     if chunk_rows is None:
         # ECS and CSV documents hold every column: smaller chunks (ECS built in Arrow from 25,000-row
-        # chunks peaked at 350 MB on 2M rows, from 10,000-row ones at 243 MB, at the same speed)
-        chunk_rows = FRAME_CHUNK_ROWS if fmt in ("ecs", "csv") else CHUNK_ROWS
+        # chunks peaked at 350 MB on 2M rows, from 10,000-row ones at 243 MB, at the same speed);
+        # JSON lines are built two chunks at a time, so from half-size chunks
+        chunk_rows = {"ecs": FRAME_CHUNK_ROWS, "csv": FRAME_CHUNK_ROWS, "json": JSON_CHUNK_ROWS}.get(fmt, CHUNK_ROWS)
     show = sys.stderr.isatty() if progress is None else progress
     tally = Tally(show)
     try:
@@ -160,8 +169,9 @@ def label(logs, fmt, output, strict, progress, chunk_rows, prompt_s, long_wait, 
             yield first
             yield from chunks
 
-        # Formatting runs in a thread of its own too; this one only writes.
-        for piece in ahead(write(again(), fmt, binary=True)):
+        # Formatting runs in threads of its own too (JSON, ECS and CSV text in two: it is the
+        # busiest stage by far); this one only writes.
+        for piece in ahead(write(made_ahead(again(), fmt), fmt, binary=True)):
             output.write(piece.encode("utf-8", "surrogateescape") if isinstance(piece, str) else piece)
             output.write(b"\n")
         output.flush()

@@ -714,6 +714,8 @@ class LabeledChunk:
         self._columns = columns
         self._frame = frame
         self._patterns = patterns if labels is None else labels.patterns
+        #: Output text a writer built ahead, by format (see ``write.made_ahead``).
+        self.made: dict[str, object] = {}
 
     @property
     def patterns(self) -> PatternIndex | None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .ahead import map_ahead
 from .columns import _bools, _float64s, arrow_binary, arrow_call, arrow_indices, arrow_ints, string_buffers, take
 from .label import LABEL_FIELDS, VERDICT_FIELDS, LabeledChunk, Labels
 from .read import KNOWN_TYPES, NUMERIC_TYPES, Header, _iso_seconds, unescape
@@ -717,23 +718,27 @@ def _json_arrow(labeled: LabeledChunk) -> memoryview | None:
     return _values_bytes(lines, n)[:-1]  # no last newline: a writer's pieces are joined by one
 
 
+def _json_piece(labeled: LabeledChunk) -> str | memoryview:
+    """A chunk's JSON lines (without the last newline): built by Arrow where it can (a clean
+    Zeek TSV chunk, as bytes), else a column or a row at a time."""
+    chunk = labeled.chunk
+    if chunk.data is not None and not chunk.errors and chunk.header is not None:
+        fast = _json_arrow(labeled)
+        if fast is not None:
+            return fast
+    if chunk.raw is not None and chunk.header is not None:
+        return "\n".join(_json_lines_tsv(labeled))
+    if chunk.plain_json:
+        return "\n".join(_json_lines_plain(labeled))
+    return "\n".join(json.dumps(row, ensure_ascii=True, allow_nan=False) for row in rows_as_dicts(labeled))
+
+
 def write_json(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
     """One JSON object per line, ASCII only (safe on any terminal, valid for jq)."""
     for labeled in chunks:
-        if not len(labeled.chunk):
-            continue
-        chunk = labeled.chunk
-        if chunk.data is not None and not chunk.errors and chunk.header is not None:
-            fast = _json_arrow(labeled)
-            if fast is not None:
-                yield fast if binary else bytes(fast).decode("ascii")
-                continue
-        if labeled.chunk.raw is not None and labeled.chunk.header is not None:
-            yield "\n".join(_json_lines_tsv(labeled))
-        elif chunk.plain_json:
-            yield "\n".join(_json_lines_plain(labeled))
-        else:
-            yield "\n".join(json.dumps(row, ensure_ascii=True, allow_nan=False) for row in rows_as_dicts(labeled))
+        if len(labeled.chunk):
+            piece = labeled.made["json"] if "json" in labeled.made else _json_piece(labeled)
+            yield piece if binary or isinstance(piece, str) else bytes(piece).decode("ascii")
 
 
 def _json_lines_plain(labeled: LabeledChunk) -> list[str]:
@@ -992,7 +997,11 @@ def write_csv(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[
         if columns is None or any(c not in columns for c in wanted):
             columns = wanted if columns is None else columns + [c for c in wanted if c not in columns]
             writer.writerow(columns)
-        arrow = _csv_arrow(labeled, columns) if len(labeled.chunk) else None
+        made = labeled.made.get("csv")
+        if made is not None and made[0] == columns:  # built ahead for the columns in force
+            arrow = made[1]
+        else:
+            arrow = _csv_arrow(labeled, columns) if len(labeled.chunk) else None
         if arrow is not None:
             if buffer.tell():  # the header row first
                 yield buffer.getvalue().rstrip("\n")
@@ -1188,16 +1197,22 @@ def ecs_lines(rows: Iterable[dict]) -> Iterator[str]:
         yield template % tuple([by_type(type(v), _other_json)(v) for v in map(flat.__getitem__, names)])
 
 
+def _ecs_piece(labeled: LabeledChunk) -> str | memoryview:
+    """A chunk's ECS documents (without the last newline): built by Arrow where it can (as
+    bytes), else a column or a row at a time."""
+    fast = _ecs_arrow(labeled)
+    if fast is not None:
+        return fast
+    lines = _ecs_chunk(labeled)
+    return "\n".join(lines if lines is not None else ecs_lines(rows_as_dicts(labeled)))
+
+
 def write_ecs(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[str | memoryview]:
     """One ECS JSON document per line (nested objects), ASCII only."""
     for labeled in chunks:
         if len(labeled.chunk):
-            fast = _ecs_arrow(labeled)
-            if fast is not None:
-                yield fast if binary else bytes(fast).decode("ascii")
-                continue
-            lines = _ecs_chunk(labeled)
-            yield "\n".join(lines if lines is not None else ecs_lines(rows_as_dicts(labeled)))
+            piece = labeled.made["ecs"] if "ecs" in labeled.made else _ecs_piece(labeled)
+            yield piece if binary or isinstance(piece, str) else bytes(piece).decode("ascii")
 
 
 def _ecs_pattern_texts(dicts: Sequence[dict]) -> tuple[dict[str, list], dict[str, list]]:
@@ -1651,6 +1666,36 @@ _YEAR_10000 = 253402300800.0
 
 
 WRITERS = {"zeek": write_zeek, "json": write_json, "ecs": write_ecs, "csv": write_csv}
+
+
+def _csv_made(labeled: LabeledChunk) -> tuple[list[str], memoryview | None]:
+    # for the chunk's own columns: the writer uses it while those are the columns in force
+    columns = _csv_columns(labeled)
+    return columns, (_csv_arrow(labeled, columns) if len(labeled.chunk) else None)
+
+
+#: What each writer can build ahead, a chunk at a time, apart from the order of the output.
+_MADE_AHEAD: dict[str, Callable[[LabeledChunk], object]] = {
+    "json": lambda labeled: _json_piece(labeled) if len(labeled.chunk) else "",
+    "ecs": lambda labeled: _ecs_piece(labeled) if len(labeled.chunk) else "",
+    "csv": _csv_made,
+}
+
+
+def made_ahead(chunks: Iterable[LabeledChunk], fmt: str, workers: int = 2) -> Iterator[LabeledChunk]:
+    """The same chunks, each one's text in ``fmt`` built by Arrow ahead of :func:`write`, in
+    ``workers`` threads at once (Arrow releases the GIL while it builds); ``write`` then only
+    puts the pieces in order.  Zeek TSV, appended to the lines as read, needs no help."""
+    build = _MADE_AHEAD.get(fmt)
+    if build is None:
+        yield from chunks
+        return
+
+    def make(labeled: LabeledChunk) -> LabeledChunk:
+        labeled.made[fmt] = build(labeled)
+        return labeled
+
+    yield from map_ahead(make, chunks, workers)
 
 
 def write(chunks: Iterable[LabeledChunk], fmt: str, binary: bool = False) -> Iterator[str | memoryview]:
