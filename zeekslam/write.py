@@ -737,7 +737,7 @@ def write_json(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator
     """One JSON object per line, ASCII only (safe on any terminal, valid for jq)."""
     for labeled in chunks:
         if len(labeled.chunk):
-            piece = labeled.made["json"] if "json" in labeled.made else _json_piece(labeled)
+            piece = labeled.made.pop("json") if "json" in labeled.made else _json_piece(labeled)
             yield piece if binary or isinstance(piece, str) else bytes(piece).decode("ascii")
 
 
@@ -997,7 +997,7 @@ def write_csv(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[
         if columns is None or any(c not in columns for c in wanted):
             columns = wanted if columns is None else columns + [c for c in wanted if c not in columns]
             writer.writerow(columns)
-        made = labeled.made.get("csv")
+        made = labeled.made.pop("csv", None)
         if made is not None and made[0] == columns:  # built ahead for the columns in force
             arrow = made[1]
         else:
@@ -1211,7 +1211,7 @@ def write_ecs(chunks: Iterable[LabeledChunk], binary: bool = False) -> Iterator[
     """One ECS JSON document per line (nested objects), ASCII only."""
     for labeled in chunks:
         if len(labeled.chunk):
-            piece = labeled.made["ecs"] if "ecs" in labeled.made else _ecs_piece(labeled)
+            piece = labeled.made.pop("ecs") if "ecs" in labeled.made else _ecs_piece(labeled)
             yield piece if binary or isinstance(piece, str) else bytes(piece).decode("ascii")
 
 
@@ -1683,9 +1683,10 @@ _MADE_AHEAD: dict[str, Callable[[LabeledChunk], object]] = {
 
 
 def made_ahead(chunks: Iterable[LabeledChunk], fmt: str, workers: int = 2) -> Iterator[LabeledChunk]:
-    """The same chunks, each one's text in ``fmt`` built by Arrow ahead of :func:`write`, in
-    ``workers`` threads at once (Arrow releases the GIL while it builds); ``write`` then only
-    puts the pieces in order.  Zeek TSV, appended to the lines as read, needs no help."""
+    """The same chunks, each one's text in ``fmt`` built ahead of :func:`write`, in ``workers``
+    threads at once (mostly in Arrow, which releases the GIL while it builds); ``write`` then
+    only puts the pieces in order, and lets go of each once written.  Zeek TSV, appended to
+    the lines as read, needs no help."""
     build = _MADE_AHEAD.get(fmt)
     if build is None:
         yield from chunks
