@@ -77,17 +77,16 @@ def ahead(items: Iterator[T], depth: int = 2, *, thread: bool = True) -> Iterato
         _WORKERS.pop(worker, None)
 
 
-def map_ahead(function: Callable[[T], U], items: Iterable[T], workers: int = 2, *,
-              thread: bool = True) -> Iterator[U]:
+def map_ahead(function: Callable[[T], U], items: Iterable[T], workers: int = 2) -> Iterator[U]:
     """``function`` of each item, in order, computed by ``workers`` threads at once.
 
     For a stage that is the pipeline's busiest and spends most of its time in Arrow (which
     releases the GIL): building JSON, ECS or CSV text takes 4-10 times as long as the rest of
     ``label``, so one thread for it leaves the other core mostly idle.  At most ``workers``
     items are in hand at a time, so memory grows by ``workers - 1`` items' worth.  Errors
-    arrive in their place; with ``thread`` false, or ``ZEEKSLAM_READ_AHEAD=0``, it is a plain map.
+    arrive in their place; with one worker, or ``ZEEKSLAM_READ_AHEAD=0``, it is a plain map.
     """
-    if workers < 2 or not thread or os.environ.get("ZEEKSLAM_READ_AHEAD") == "0":
+    if workers < 2 or os.environ.get("ZEEKSLAM_READ_AHEAD") == "0":
         for item in items:
             yield function(item)
         return
