@@ -1671,15 +1671,11 @@ WRITERS = {"zeek": write_zeek, "json": write_json, "ecs": write_ecs, "csv": writ
 def _csv_made(labeled: LabeledChunk) -> tuple[list[str], memoryview | None]:
     # for the chunk's own columns: the writer uses it while those are the columns in force
     columns = _csv_columns(labeled)
-    return columns, (_csv_arrow(labeled, columns) if len(labeled.chunk) else None)
+    return columns, _csv_arrow(labeled, columns)
 
 
 #: What each writer can build ahead, a chunk at a time, apart from the order of the output.
-_MADE_AHEAD: dict[str, Callable[[LabeledChunk], object]] = {
-    "json": lambda labeled: _json_piece(labeled) if len(labeled.chunk) else "",
-    "ecs": lambda labeled: _ecs_piece(labeled) if len(labeled.chunk) else "",
-    "csv": _csv_made,
-}
+_MADE_AHEAD: dict[str, Callable[[LabeledChunk], object]] = {"json": _json_piece, "ecs": _ecs_piece, "csv": _csv_made}
 
 
 def made_ahead(chunks: Iterable[LabeledChunk], fmt: str, workers: int = 2) -> Iterator[LabeledChunk]:
@@ -1693,7 +1689,8 @@ def made_ahead(chunks: Iterable[LabeledChunk], fmt: str, workers: int = 2) -> It
         return
 
     def make(labeled: LabeledChunk) -> LabeledChunk:
-        labeled.made[fmt] = build(labeled)
+        if len(labeled.chunk):  # the writers skip an empty chunk
+            labeled.made[fmt] = build(labeled)
         return labeled
 
     yield from map_ahead(make, chunks, workers)
